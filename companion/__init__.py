@@ -1,0 +1,16 @@
+"""companion: the tested reference code that every chapter of the book imports.
+
+Subpackages and modules
+-----------------------
+- ``companion.ref``: numpy reference cells (forward and hand-written backward); no torch.
+- ``companion.interop``: copy weights between ``torch.nn`` modules and ``ref`` parameter dicts.
+- ``companion.notebook``: the setup helper that every notebook calls first.
+- ``companion.style``: the book's single figure style.
+- ``companion.exercises``: automatic checks for the code exercises.
+"""
+
+__version__ = "0.1.0"
+
+from companion.notebook import setup
+
+__all__ = ["__version__", "setup"]

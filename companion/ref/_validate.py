@@ -1,0 +1,99 @@
+"""Input checks shared by the reference cells.
+
+Every public function of ``companion.ref`` validates its arguments here, so that a wrong
+shape or dtype fails at the call with a message naming what was expected, rather than
+broadcasting into a silently wrong result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+PARAM_NAMES = ("W_ih", "W_hh", "b_ih", "b_hh")
+
+
+def float_array(name: str, a: object) -> np.ndarray:
+    """Return ``a`` if it is a floating-point numpy array, else raise TypeError."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array of floats; got {type(a).__name__}")
+    if not np.issubdtype(a.dtype, np.floating):
+        raise TypeError(
+            f"{name} must have a floating dtype (float32 or float64); got dtype {a.dtype}"
+        )
+    return a
+
+
+def sequence(x: object, name: str = "x") -> tuple[int, int, int]:
+    """Check a time-major sequence and return ``(T, B, D)``."""
+    x = float_array(name, x)
+    if x.ndim != 3:
+        raise ValueError(
+            f"{name} must have shape (T, B, D) (time-major, 3 dimensions); "
+            f"got {x.ndim} dimension(s) with shape {x.shape}"
+        )
+    T, B, D = x.shape
+    if T < 1 or B < 1 or D < 1:
+        raise ValueError(f"{name} must have T, B, D >= 1; got shape {x.shape}")
+    return T, B, D
+
+
+def params(p: object, G: int, D: int, family: str) -> int:
+    """Check a parameter dict for a cell with ``G`` stacked blocks and input size ``D``.
+
+    Returns the hidden size ``H``, read from ``W_hh``.
+    """
+    if not isinstance(p, Mapping):
+        raise TypeError(f"params must be a dict with keys {PARAM_NAMES}; got {type(p).__name__}")
+    missing = [k for k in PARAM_NAMES if k not in p]
+    if missing:
+        raise ValueError(f"params for {family} is missing {missing}; expected keys {PARAM_NAMES}")
+    for k in PARAM_NAMES:
+        float_array(f"params[{k!r}]", p[k])
+    W_hh = p["W_hh"]
+    if W_hh.ndim != 2 or W_hh.shape[0] % G != 0 or W_hh.shape[0] // G != W_hh.shape[1]:
+        raise ValueError(
+            f"params['W_hh'] for {family} must have shape ({G}*H, H); got {W_hh.shape}"
+        )
+    H = W_hh.shape[1]
+    expected = {"W_ih": (G * H, D), "W_hh": (G * H, H), "b_ih": (G * H,), "b_hh": (G * H,)}
+    for k, shape in expected.items():
+        if p[k].shape != shape:
+            raise ValueError(
+                f"params[{k!r}] for {family} with D={D}, H={H} must have shape {shape}; "
+                f"got {p[k].shape}"
+            )
+    return H
+
+
+def state(h: object, B: int, H: int, name: str) -> np.ndarray:
+    """Check a state array of shape (B, H)."""
+    h = float_array(name, h)
+    if h.shape != (B, H):
+        raise ValueError(f"{name} must have shape (B, H) = ({B}, {H}); got {h.shape}")
+    return h
+
+
+def same_dtype(**arrays: np.ndarray) -> np.dtype:
+    """Require every array to share one dtype (no silent float32/float64 mixing)."""
+    dtypes = {name: a.dtype for name, a in arrays.items()}
+    first = next(iter(dtypes.values()))
+    if any(d != first for d in dtypes.values()):
+        listing = ", ".join(f"{n}: {d}" for n, d in dtypes.items())
+        raise TypeError(f"all arrays must share one floating dtype; got {listing}")
+    return first
+
+
+def init_params(
+    D: int, H: int, G: int, rng: np.random.Generator, dtype: type = np.float64
+) -> dict[str, np.ndarray]:
+    """Parameters drawn as torch draws them: every entry uniform on (-1/sqrt(H), 1/sqrt(H))."""
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}")
+    for name, v in (("D", D), ("H", H)):
+        if not isinstance(v, int | np.integer) or v < 1:
+            raise ValueError(f"{name} must be a positive integer; got {v!r}")
+    k = 1.0 / np.sqrt(H)
+    shapes = {"W_ih": (G * H, D), "W_hh": (G * H, H), "b_ih": (G * H,), "b_hh": (G * H,)}
+    return {n: rng.uniform(-k, k, size=s).astype(dtype) for n, s in shapes.items()}
