@@ -20,6 +20,7 @@ book: $(STAMP)
 	@echo "The book: $(CURDIR)/_build/html/index.html"
 
 test: $(STAMP)
+	$(BIN)/ruff check companion tests book/_ext
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile --nbval \
 	    --nbval-sanitize-with tests/nbval_sanitize.cfg \
 	    --ignore=tests/browser tests book
@@ -41,8 +42,8 @@ browser: $(STAMP)
 	$(BIN)/python -m pytest tests/browser
 
 lint: $(STAMP)
-	$(BIN)/ruff check companion tests
-	$(BIN)/ruff format --check companion tests
+	$(BIN)/ruff check companion tests book/_ext
+	$(BIN)/ruff format --check companion tests book/_ext
 
 clean:
 	rm -rf _build .pytest_cache tests/artifacts
