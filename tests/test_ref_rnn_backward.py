@@ -38,13 +38,14 @@ def test_backward_matches_finite_differences(shape, nonlinearity):
     _, h_T, cache = rnn.forward(x, h0, params, nonlinearity)
     dx, dh0, grads = rnn.backward(w_seq, 2 * w_T * h_T, cache)
 
-    def f():
-        return _loss(x, h0, params, w_seq, w_T, nonlinearity)
+    def f(x_=x, h0_=h0, **p):
+        return _loss(x_, h0_, {**params, **p}, w_seq, w_T, nonlinearity)
 
-    assert relative_error(dx, numerical_gradient(f, x)) < 1e-7
-    assert relative_error(dh0, numerical_gradient(f, h0)) < 1e-7
+    assert relative_error(dx, numerical_gradient(lambda q: f(x_=q), x)) < 1e-7
+    assert relative_error(dh0, numerical_gradient(lambda q: f(h0_=q), h0)) < 1e-7
     for k in params:
-        assert relative_error(grads[k], numerical_gradient(f, params[k])) < 1e-7, k
+        g = numerical_gradient(lambda q, k=k: f(**{k: q}), params[k])
+        assert relative_error(grads[k], g) < 1e-7, k
 
 
 @pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
