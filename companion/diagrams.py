@@ -1,0 +1,142 @@
+"""Schematic figures drawn with matplotlib: the unrolled network and the I/O topologies.
+
+Drawn from code rather than shipped as images, so that the notebooks make every figure they
+show and the labels use the book's notation.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+from companion.style import PALETTE
+
+CELL, INPUT, OUTPUT = PALETTE[0], PALETTE[2], PALETTE[1]
+
+
+def _box(ax: Axes, xy: tuple[float, float], text: str, color: str, w=0.8, h=0.55) -> None:
+    x, y = xy
+    ax.add_patch(
+        FancyBboxPatch(
+            (x - w / 2, y - h / 2),
+            w,
+            h,
+            boxstyle="round,pad=0.02,rounding_size=0.1",
+            facecolor=color,
+            edgecolor="black",
+            linewidth=0.8,
+            alpha=0.9,
+        )
+    )
+    ax.text(x, y, text, ha="center", va="center", fontsize=10, color="white")
+
+
+def _arrow(ax: Axes, start, end, label: str = "", offset=(0.0, 0.0), rad=0.0) -> None:
+    ax.add_patch(
+        FancyArrowPatch(
+            start,
+            end,
+            arrowstyle="-|>",
+            mutation_scale=10,
+            linewidth=1.0,
+            color="black",
+            connectionstyle=f"arc3,rad={rad}",
+            shrinkA=0,
+            shrinkB=0,
+        )
+    )
+    if label:
+        mx, my = (start[0] + end[0]) / 2 + offset[0], (start[1] + end[1]) / 2 + offset[1]
+        ax.text(mx, my, label, ha="center", va="center", fontsize=8)
+
+
+def _column(ax: Axes, x: float, t: str, with_output: bool = True, with_input: bool = True):
+    """One time step: x_t below, the cell, and o_t above (labels in the book's notation)."""
+    if with_input:
+        _box(ax, (x, 0.0), f"$x_{{{t}}}$", INPUT)
+        _arrow(ax, (x, 0.28), (x, 0.72), "$W_{ih}$", offset=(0.28, 0.0))
+    _box(ax, (x, 1.0), f"$h_{{{t}}}$", CELL)
+    if with_output:
+        _arrow(ax, (x, 1.28), (x, 1.72), "$W_{hq}$", offset=(0.28, 0.0))
+        _box(ax, (x, 2.0), f"$o_{{{t}}}$", OUTPUT)
+
+
+def unrolled_rnn(T: int = 4, ax: Axes | None = None) -> Figure:
+    """The Elman network folded (one cell with a loop) and unrolled over ``T`` steps.
+
+    Every copy of the cell uses the same W_ih, W_hh and W_hq: unrolling adds depth, not
+    parameters.
+    """
+    if not isinstance(T, int) or not 1 <= T <= 8:
+        raise ValueError(f"T must be an integer from 1 to 8 (the figure's width); got {T!r}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(1.45 * (T + 2.2), 2.7))
+    _column(ax, 0.0, "t")
+    _arrow(ax, (0.4, 1.12), (0.4, 0.88), rad=-2.2)
+    ax.text(0.93, 1.0, "$W_{hh}$", ha="left", va="center", fontsize=8)
+    ax.text(1.6, 1.0, "=", ha="center", va="center", fontsize=16)
+    x0 = 2.6
+    _box(ax, (x0, 1.0), "$h_0$", "0.45", w=0.6)
+    for k in range(1, T + 1):
+        x = x0 + 1.4 * k
+        _arrow(
+            ax,
+            (x - 1.4 + (0.3 if k == 1 else 0.4), 1.0),
+            (x - 0.4, 1.0),
+            "$W_{hh}$",
+            offset=(0.0, 0.15),
+        )
+        _column(ax, x, str(k) if k < T else "T")
+        if k == T and T > 3:  # steps between T-1 and T are left out
+            ax.text(x - 0.7, 1.3, r"$\cdots$", ha="center", fontsize=12)
+    ax.set_xlim(-0.6, x0 + 1.4 * T + 0.6)
+    ax.set_ylim(-0.45, 2.45)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    return ax.figure
+
+
+#: name -> (inputs present at each step, outputs present at each step), drawn left to right
+TOPOLOGIES = {
+    "one-to-one": ([1], [1]),
+    "one-to-many": ([1, 0, 0, 0], [1, 1, 1, 1]),
+    "many-to-one": ([1, 1, 1, 1], [0, 0, 0, 1]),
+    "many-to-many\n(aligned)": ([1, 1, 1, 1], [1, 1, 1, 1]),
+    "many-to-many\n(encoder-decoder)": ([1, 1, 1, 0, 0, 0], [0, 0, 0, 1, 1, 1]),
+}
+
+
+def topologies() -> Figure:
+    """Five panels: which steps read an input (below) and which emit an output (above)."""
+    widths = [max(len(i), 2) for i, _ in TOPOLOGIES.values()]
+    fig, axes = plt.subplots(
+        1, len(TOPOLOGIES), figsize=(11, 2.3), gridspec_kw={"width_ratios": widths}
+    )
+    for ax, (name, (ins, outs)) in zip(axes, TOPOLOGIES.items(), strict=True):
+        for k, (has_in, has_out) in enumerate(zip(ins, outs, strict=True)):
+            x = 1.0 * k
+            _box(ax, (x, 1.0), "", CELL, w=0.6, h=0.45)
+            if has_in:
+                _box(ax, (x, 0.0), "", INPUT, w=0.6, h=0.45)
+                _arrow(ax, (x, 0.23), (x, 0.77))
+            if has_out:
+                _box(ax, (x, 2.0), "", OUTPUT, w=0.6, h=0.45)
+                _arrow(ax, (x, 1.23), (x, 1.77))
+            if k > 0:
+                _arrow(ax, (x - 0.7, 1.0), (x - 0.3, 1.0))
+        ax.set_title(name, fontsize=9)
+        pad = (max(len(ins), 2) - len(ins)) / 2
+        ax.set_xlim(-0.5 - pad, len(ins) - 0.5 + pad)
+        ax.set_ylim(-0.4, 2.4)
+        ax.set_aspect("equal")
+        ax.axis("off")
+    fig.text(
+        0.5,
+        0.04,
+        "green: input $x_t$    blue: hidden state $h_t$    orange: output $o_t$",
+        ha="center",
+        fontsize=9,
+    )
+    return fig
