@@ -52,7 +52,8 @@ def _load(browser, url: str):
 
     def on_console(msg):
         if msg.type == "error" and not any(s in msg.text for s in CONSOLE_ALLOW):
-            problems.append(f"console error: {msg.text}")
+            where = (msg.location or {}).get("url", "")
+            problems.append(f"console error: {msg.text} (at {where or 'unknown location'})")
 
     page.on("request", on_request)
     page.on("requestfailed", lambda r: problems.append(f"failed request: {r.url} {r.failure}"))
