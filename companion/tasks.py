@@ -1,0 +1,221 @@
+"""Synthetic tasks: the adding problem, the copy task, the temporal order problem, a noisy sine.
+
+Each generator takes a sequence length, a batch size and a ``numpy.random.Generator`` (so a
+seeded generator gives the same batches on every machine), and returns time-major float32
+inputs ``x`` of shape (T, B, D) with their targets. Each task has its baseline: the loss of the
+best answer that ignores the long-range dependency, the number a model must beat to show it
+has learned anything.
+
+| task | x | target | loss | baseline |
+| --- | --- | --- | --- | --- |
+| adding | (T, B, 2) | y (B, 1) float | MSE | 1/6, always answering 1 |
+| copy | (L, B, K+2) | y (L, B) int | cross-entropy | see ``copy_baseline`` |
+| temporal order | (T, B, 8) | y (B,) int in 0..3 | cross-entropy | log 4, a uniform guess |
+| noisy sine | (T, B, 1) | y (T, B, 1) float | MSE | see ``noisy_sine_baseline_mse`` |
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+ADDING_BASELINE_MSE = 1.0 / 6.0
+#: temporal order alphabet: four distractors, start B, end E, and the two informative symbols
+TEMPORAL_SYMBOLS = ("a", "b", "c", "d", "B", "E", "X", "Y")
+
+
+def _check(T: int, B: int, rng: np.random.Generator, T_min: int, what: str = "T") -> None:
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}")
+    for name, v, lo in ((what, T, T_min), ("B", B, 1)):
+        if not isinstance(v, int | np.integer) or isinstance(v, bool) or v < lo:
+            raise ValueError(f"{name} must be an integer >= {lo}; got {v!r}")
+
+
+def adding_problem(T: int, B: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A batch of the adding problem (Hochreiter and Schmidhuber 1997; Le et al. 2015's form).
+
+    Each input step is a pair (value, marker): values are drawn from U(0, 1); exactly two
+    markers are 1, one at a step drawn uniformly from the first half, ``[0, T//2)``, and one
+    from the second half, ``[T//2, T)``; all other markers are 0. The target is the sum of the
+    two marked values::
+
+        y = sum_t x[t, :, 0] * x[t, :, 1]        in (0, 2), mean 1, variance 1/6
+
+    Returns ``x`` (T, B, 2) and ``y`` (B, 1), float32. Needs T >= 2.
+    """
+    _check(T, B, rng, 2)
+    values = rng.uniform(0.0, 1.0, size=(T, B))
+    first = rng.integers(0, T // 2, size=B)
+    second = rng.integers(T // 2, T, size=B)
+    markers = np.zeros((T, B))
+    markers[first, np.arange(B)] = 1.0
+    markers[second, np.arange(B)] = 1.0
+    x = np.stack([values, markers], axis=-1).astype(np.float32)  # (T, B, 2)
+    y = (values * markers).sum(axis=0, keepdims=True).T.astype(np.float32)  # (B, 1)
+    return x, y
+
+
+def adding_baseline_mse() -> float:
+    """MSE of always answering 1 on the adding problem: exactly 1/6.
+
+    The target is the sum s = u1 + u2 of two independent U(0, 1) values, so E[s] = 1 and
+    E[(s - 1)^2] = Var(s) = 2 * (1/12) = 1/6 ~ 0.167. No constant answer does better, since
+    the mean minimises the expected squared error.
+    """
+    return ADDING_BASELINE_MSE
+
+
+def copy_task(
+    delay: int, B: int, rng: np.random.Generator, n_symbols: int = 8, n_copy: int = 10
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A batch of the copy (memory) task of Arjovsky, Shah and Bengio (2016).
+
+    Tokens: 0 is blank, 1..K are the K = ``n_symbols`` data symbols, K + 1 is the delimiter.
+    The input shows ``n_copy`` random data symbols, then ``delay - 1`` blanks, the delimiter,
+    and ``n_copy`` blanks, so its length is L = delay + 2 * n_copy. The target is blank
+    everywhere except the last ``n_copy`` steps, which must repeat the data symbols in order.
+
+    Returns ``x`` (L, B, K + 2) one-hot float32, ``y`` (L, B) int64 target tokens, and
+    ``recall`` (L, B) bool, True on the last ``n_copy`` steps (where the model must recall).
+    """
+    _check(delay, B, rng, 1, "delay")
+    for name, v in (("n_symbols", n_symbols), ("n_copy", n_copy)):
+        if not isinstance(v, int | np.integer) or v < 1:
+            raise ValueError(f"{name} must be a positive integer; got {v!r}")
+    L, K = delay + 2 * n_copy, n_symbols
+    data = rng.integers(1, K + 1, size=(n_copy, B))
+    tokens = np.zeros((L, B), dtype=np.int64)
+    tokens[:n_copy] = data
+    tokens[n_copy + delay - 1] = K + 1  # the delimiter: "start writing now"
+    y = np.zeros((L, B), dtype=np.int64)
+    y[-n_copy:] = data
+    recall = np.zeros((L, B), dtype=bool)
+    recall[-n_copy:] = True
+    x = np.eye(K + 2, dtype=np.float32)[tokens]  # (L, B, K + 2)
+    return x, y, recall
+
+
+def copy_baseline(delay: int, n_symbols: int = 8, n_copy: int = 10, loss: str = "all") -> float:
+    """Cross-entropy (nats per scored step) of the best memoryless answer on the copy task.
+
+    A model without memory can still predict blank on the first L - n_copy steps with
+    certainty and a uniform guess over the K symbols on the last n_copy steps:
+
+    - ``loss="all"`` (averaged over all L = delay + 2 n_copy steps, Arjovsky et al.'s form):
+      n_copy log K / L, which shrinks as the delay grows, so a small loss says little;
+    - ``loss="recall"`` (averaged over the recall steps only): log K, independent of the delay.
+    """
+    if loss not in ("all", "recall"):
+        raise ValueError(f"loss must be 'all' or 'recall'; got {loss!r}")
+    if delay < 1 or n_symbols < 1 or n_copy < 1:
+        raise ValueError(f"delay, n_symbols, n_copy must be >= 1; got {delay, n_symbols, n_copy}")
+    per_recall_step = float(np.log(n_symbols))
+    if loss == "recall":
+        return per_recall_step
+    return n_copy * per_recall_step / (delay + 2 * n_copy)
+
+
+def temporal_order(T: int, B: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A batch of the temporal order problem (Hochreiter and Schmidhuber 1997, experiment 6a).
+
+    A sequence of T symbols starts with ``B`` and ends with ``E``; every other step holds a
+    random distractor from a, b, c, d, except two steps t1 in [T/10, 2T/10] and t2 in
+    [5T/10, 6T/10] (inclusive, rounded down), which hold X or Y. The class is the ordered pair:
+    0 for XX, 1 for XY, 2 for YX, 3 for YY. (The paper uses T in 100..110 with t1 in 10..20
+    and t2 in 50..60.)
+
+    Returns ``x`` (T, B, 8) one-hot float32 over ``TEMPORAL_SYMBOLS`` and ``y`` (B,) int64.
+    Needs T >= 10, so that the two windows do not overlap and miss the ends.
+    """
+    _check(T, B, rng, 10)
+    tokens = rng.integers(0, 4, size=(T, B))  # distractors a..d
+    tokens[0], tokens[-1] = 4, 5  # B ... E
+    t1 = rng.integers(T // 10, 2 * T // 10 + 1, size=B)
+    t2 = rng.integers(5 * T // 10, 6 * T // 10 + 1, size=B)
+    s1 = rng.integers(0, 2, size=B)  # 0: X, 1: Y
+    s2 = rng.integers(0, 2, size=B)
+    tokens[t1, np.arange(B)] = 6 + s1
+    tokens[t2, np.arange(B)] = 6 + s2
+    x = np.eye(8, dtype=np.float32)[tokens]  # (T, B, 8)
+    y = (2 * s1 + s2).astype(np.int64)
+    return x, y
+
+
+def temporal_order_baseline() -> float:
+    """Cross-entropy of a uniform guess over the four classes, log 4 (accuracy 1/4)."""
+    return float(np.log(4.0))
+
+
+def _check_period(period: float | tuple[float, float]) -> tuple[float, float]:
+    pair = period if isinstance(period, tuple) else (period, period)
+    ok = len(pair) == 2 and all(
+        isinstance(p, int | float | np.integer | np.floating) and not isinstance(p, bool)
+        for p in pair
+    )
+    if not ok or not (np.isfinite(pair).all() and 0 < pair[0] <= pair[1]):
+        raise ValueError(
+            f"period must be a positive number or a pair (low, high) with 0 < low <= high; "
+            f"got {period!r}"
+        )
+    return float(pair[0]), float(pair[1])
+
+
+def noisy_sine(
+    T: int,
+    B: int,
+    rng: np.random.Generator,
+    period: float | tuple[float, float] = 20.0,
+    noise: float = 0.1,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A batch of next-step prediction on a noisy sine wave.
+
+    Each sequence b has a phase phi_b drawn uniformly from [0, 2 pi) and a period P_b (the
+    number given, or drawn uniformly from [low, high) if ``period`` is a pair)::
+
+        s_t = sin(2 pi t / P_b + phi_b)                 the clean wave, t = 0..T
+        x_t = s_t + noise * eps_t,   eps_t ~ N(0, 1)    what the model reads, t = 0..T-1
+        y_t = s_{t+1}                                    the target: the clean next value
+
+    The target is the noise-free next value. The noise cannot be predicted, so the best
+    prediction of the noisy next value is the clean one anyway (given the phase, its
+    expectation); a clean target has the same optimum, a loss that can go to 0 instead of
+    stopping at noise^2, and a plot in which the prediction visibly locks onto the clean wave
+    while the input jitters around it.
+
+    Returns ``x`` (T, B, 1) and ``y`` (T, B, 1), float32.
+    """
+    _check(T, B, rng, 1)
+    low, high = _check_period(period)
+    if (
+        isinstance(noise, bool)
+        or not isinstance(noise, int | float | np.integer | np.floating)
+        or not (np.isfinite(noise) and noise >= 0)
+    ):
+        raise ValueError(f"noise must be a finite number >= 0; got {noise!r}")
+    phase = rng.uniform(0.0, 2 * np.pi, size=B)
+    P = np.full(B, low) if low == high else rng.uniform(low, high, size=B)
+    t = np.arange(T + 1)[:, None]  # (T + 1, 1)
+    clean = np.sin(2 * np.pi * t / P + phase)  # (T + 1, B)
+    x = clean[:-1] + noise * rng.standard_normal((T, B))
+    y = clean[1:]
+    return x[..., None].astype(np.float32), y[..., None].astype(np.float32)
+
+
+def noisy_sine_baseline_mse(period: float, noise: float = 0.1) -> float:
+    """MSE of repeating the last input (y_t = x_t) on ``noisy_sine`` with a fixed period.
+
+    With w = 2 pi / P, sin(theta + w) - sin(theta) = 2 cos(theta + w/2) sin(w/2), whose mean
+    square over a uniform phase is 2 sin^2(w/2) = 1 - cos w; the input's noise adds noise^2::
+
+        MSE = 1 - cos(2 pi / P) + noise^2
+
+    For P = 20 and noise = 0.1 that is about 0.059. (Predicting 0 gives 1/2.) A model that has
+    learned anything about the wave beats this; one that has filtered out the noise and
+    inferred the phase gets close to 0.
+    """
+    low, high = _check_period(period)
+    if low != high:
+        raise ValueError(f"the baseline needs a single period; got {period!r}")
+    if not (np.isfinite(noise) and noise >= 0):
+        raise ValueError(f"noise must be a finite number >= 0; got {noise!r}")
+    return float(1.0 - np.cos(2 * np.pi / low) + noise**2)

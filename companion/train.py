@@ -1,0 +1,165 @@
+"""A compact training loop for the sequence models: Adam, optional clipping, a history.
+
+One step draws a batch, computes the loss, backpropagates, optionally clips, and updates::
+
+    x, *targets = batch_fn()              numpy or torch; x (T, B, D)
+    loss = loss_fn(model(x), *targets)
+    g    = dloss/dtheta                   clipped by global norm or by value if asked
+    theta <- Adam(theta, g)
+
+The loop is deterministic given ``companion.setup``'s seeding: the model's initial weights
+come from torch's seeded generator, the batches from the numpy Generator inside ``batch_fn``,
+and torch runs on the thread count that ``setup`` fixed.
+
+Loss functions for the tasks of ``companion.tasks`` are here too, each taking the model's
+output first: ``mse`` (adding problem), ``cross_entropy`` (temporal order, readout 'last') and
+``masked_cross_entropy`` (copy task, readout 'all', scored on all steps or the recall steps).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+with warnings.catch_warnings():
+    # Without ipywidgets, tqdm.auto warns (naming this file's path) and falls back to the
+    # text bar; the text bar is what the book's notebooks record, so the warning is noise.
+    warnings.filterwarnings("ignore", message="IProgress not found")
+    from tqdm.auto import tqdm
+
+from companion import clip as _clip
+
+CLIP_MODES = (None, "norm", "value")
+
+
+@dataclass
+class History:
+    """What a training run records, one entry per step.
+
+    ``loss``: training loss of the step's batch; ``grad_norm``: global gradient norm before
+    clipping; ``skipped``: steps whose gradient was non-finite and therefore not applied.
+    """
+
+    loss: list[float] = field(default_factory=list)
+    grad_norm: list[float] = field(default_factory=list)
+    skipped: int = 0
+
+    def final_loss(self, last: int = 100) -> float:
+        """Mean training loss over the last ``last`` steps (a less noisy end point)."""
+        if not self.loss:
+            raise ValueError("the history is empty: no step was run")
+        tail = [v for v in self.loss[-last:] if math.isfinite(v)]
+        return float(np.mean(tail)) if tail else float("nan")
+
+
+def _tensor(a, dtype=None) -> torch.Tensor:
+    t = a if isinstance(a, torch.Tensor) else torch.as_tensor(np.asarray(a))
+    if dtype is not None and t.is_floating_point():
+        t = t.to(dtype)
+    return t
+
+
+def mse(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean squared error; ``out`` and ``y`` of one shape, e.g. (B, 1) for the adding problem."""
+    if out.shape != y.shape:
+        raise ValueError(
+            f"mse needs out and y of one shape; got {tuple(out.shape)}, {tuple(y.shape)}"
+        )
+    return ((out - y) ** 2).mean()
+
+
+def cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy (nats) of ``logits`` (B, Q) against integer targets ``y`` (B,)."""
+    return nn.functional.cross_entropy(logits, y.long())
+
+
+def masked_cross_entropy(logits: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy over the steps where ``mask`` is True.
+
+    Shapes: ``logits`` (T, B, Q), ``y`` (T, B) integers, ``mask`` (T, B) bool. For the copy
+    task, an all-True mask gives the loss over all positions and ``recall`` the recall-only
+    loss (see ``companion.tasks.copy_baseline``).
+    """
+    if logits.shape[:2] != y.shape or y.shape != mask.shape:
+        raise ValueError(
+            f"logits (T, B, Q), y (T, B), mask (T, B) must agree; got "
+            f"{tuple(logits.shape)}, {tuple(y.shape)}, {tuple(mask.shape)}"
+        )
+    per_step = nn.functional.cross_entropy(
+        logits.flatten(0, 1), y.flatten().long(), reduction="none"
+    )
+    m = mask.flatten().to(per_step.dtype)
+    return (per_step * m).sum() / m.sum()
+
+
+def train(
+    model: nn.Module,
+    batch_fn: Callable[[], tuple],
+    loss_fn: Callable[..., torch.Tensor],
+    steps: int,
+    lr: float = 1e-3,
+    clip: str | None = None,
+    clip_at: float = 1.0,
+    progress: bool | str = True,
+) -> History:
+    """Train ``model`` with Adam for ``steps`` steps; return the ``History``.
+
+    Args:
+        model: a ``torch.nn.Module`` mapping x (T, B, D) to outputs, e.g. ``SequenceModel``.
+        batch_fn: called once per step; returns ``(x, *targets)`` as numpy arrays or tensors.
+            Floating arrays are cast to the model's dtype.
+        loss_fn: ``loss_fn(model(x), *targets)`` -> scalar tensor.
+        steps: number of updates.
+        lr: Adam's learning rate.
+        clip: None, 'norm' (global norm at ``clip_at``) or 'value' (each entry at ``clip_at``).
+            With clipping on, a non-finite gradient skips the step and is counted in
+            ``History.skipped``; without clipping it is applied, as plain training would.
+        progress: show a tqdm progress bar; a string is used as its label.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
+    if not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive integer; got {steps!r}")
+    if clip not in CLIP_MODES:
+        raise ValueError(f"clip must be one of {CLIP_MODES}; got {clip!r}")
+    dtype = next(model.parameters()).dtype
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    history = History()
+    label = progress if isinstance(progress, str) else "training"
+    bar = tqdm(range(steps), desc=label, disable=not progress, mininterval=1.0)
+    for _ in bar:
+        x, *targets = batch_fn()
+        x = _tensor(x, dtype)
+        targets = [_tensor(t, dtype) for t in targets]
+        optimizer.zero_grad()
+        loss = loss_fn(model(x), *targets)
+        loss.backward()
+        params = list(model.parameters())
+        if clip == "norm":
+            norm = _clip.clip_grad_norm_(params, clip_at, nonfinite="report")
+        elif clip == "value":
+            norm = _clip.clip_grad_value_(params, clip_at, nonfinite="report")
+        else:
+            norm = _clip.torch_global_norm(params)
+        if clip is not None and not math.isfinite(norm):
+            history.skipped += 1
+        else:
+            optimizer.step()
+        history.loss.append(float(loss.detach()))
+        history.grad_norm.append(norm)
+    bar.close()
+    return history
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, batch: tuple, loss_fn: Callable[..., torch.Tensor]) -> float:
+    """``loss_fn(model(x), *targets)`` on one fixed batch ``(x, *targets)``, without gradients."""
+    dtype = next(model.parameters()).dtype
+    x, *targets = batch
+    return float(loss_fn(model(_tensor(x, dtype)), *[_tensor(t, dtype) for t in targets]))
