@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 JOBS ?= 2
 
-.PHONY: book test unit notebooks build-strict browser lint clean
+.PHONY: book test unit notebooks build-strict browser lint clean execute
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,13 @@ browser: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check companion tests book/_ext
 	$(BIN)/ruff format --check companion tests book/_ext
+
+# Re-run one chapter top to bottom in a fresh kernel and store its outputs, with progress-bar
+# redraws collapsed to their final line:  make execute NB=book/ch02_bptt.ipynb
+execute: $(STAMP)
+	@test -n "$(NB)" || (echo "usage: make execute NB=book/<chapter>.ipynb" && exit 2)
+	$(BIN)/jupyter nbconvert --to notebook --execute --inplace "$(NB)"
+	$(BIN)/jupyter nbconvert --coalesce-streams "$(NB)"
 
 clean:
 	rm -rf _build .pytest_cache tests/artifacts

@@ -7,6 +7,10 @@ Subpackages and modules
 - ``companion.notebook``: the setup helper that every notebook calls first.
 - ``companion.style``: the book's single figure style.
 - ``companion.exercises``: automatic checks for the code exercises.
+- ``companion.tbptt``: truncated backpropagation through time, for numpy and torch models.
+- ``companion.optim``: SGD and Adam for numpy parameter dicts, updating in place.
+- ``companion.corpus``: a character corpus from Python's own standard library, no download.
+- ``companion.charlm``: a numpy character language model trained by truncated BPTT.
 """
 
 __version__ = "0.1.0"
