@@ -3,6 +3,7 @@
 Subpackages and modules
 -----------------------
 - ``companion.ref``: numpy reference cells (forward and hand-written backward); no torch.
+- ``companion.nn``: torch modules written from the equations (``LSTM``), to inspect and vary.
 - ``companion.interop``: copy weights between ``torch.nn`` modules and ``ref`` parameter dicts.
 - ``companion.notebook``: the setup helper that every notebook calls first.
 - ``companion.style``: the book's single figure style.

@@ -140,3 +140,93 @@ def topologies() -> Figure:
         fontsize=9,
     )
     return fig
+
+
+#: the four steps of the LSTM update, in order, as ``lstm_cell(highlight=...)`` names them
+LSTM_STEPS = ("forget", "write", "update", "output")
+_GATE = {"sigma": PALETTE[0], "tanh": PALETTE[3]}
+
+
+def _op(ax: Axes, xy, symbol: str, color: str) -> None:
+    ax.add_patch(plt.Circle(xy, 0.28, facecolor="white", edgecolor=color, linewidth=1.2))
+    ax.text(*xy, symbol, ha="center", va="center", fontsize=11, color=color)
+
+
+def _line(ax: Axes, points, color: str, arrow: bool = True, lw: float = 1.2) -> None:
+    xs, ys = zip(*points, strict=True)
+    ax.plot(xs[:-1] if arrow else xs, ys[:-1] if arrow else ys, color=color, lw=lw)
+    if arrow:
+        ax.add_patch(
+            FancyArrowPatch(
+                points[-2], points[-1], arrowstyle="-|>", mutation_scale=10, color=color, lw=lw
+            )
+        )
+
+
+def lstm_cell(highlight: str | None = None, ax: Axes | None = None) -> Figure:
+    """The LSTM cell at one step: the cell-state path on top, the four gates below.
+
+    The gates read h_{t-1} and x_t; f multiplies c_{t-1} (forget), i multiplies the candidate
+    g (write), their sum is c_t (update), and o multiplies tanh(c_t) to give h_t (output).
+    ``highlight`` (one of ``LSTM_STEPS``) draws that step in colour and the rest in grey;
+    None draws everything in colour.
+    """
+    if highlight is not None and highlight not in LSTM_STEPS:
+        raise ValueError(f"highlight must be None or one of {LSTM_STEPS}; got {highlight!r}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.4, 3.9))
+    grey = "0.75"
+
+    def col(step: str, color: str = "black") -> str:
+        return color if highlight in (None, step) else grey
+
+    # inputs: h_{t-1} and x_t join into a bus that feeds every gate
+    _line(ax, [(0.3, 0.9), (7.55, 0.9)], "black", arrow=False)
+    _line(ax, [(1.0, -0.2), (1.0, 0.9)], "black", arrow=False)
+    ax.text(-0.1, 0.9, "$h_{t-1}$", ha="right", va="center", fontsize=10)
+    ax.text(1.0, -0.45, "$x_t$", ha="center", va="center", fontsize=10)
+    gates = {  # name: (x, activation, step)
+        "f": (2.3, "sigma", "forget"),
+        "i": (3.75, "sigma", "write"),
+        "g": (5.3, "tanh", "write"),
+        "o": (7.55, "sigma", "output"),
+    }
+    for name, (x, act, step) in gates.items():
+        _line(ax, [(x, 0.9), (x, 1.75)], col(step))
+        label = rf"$\sigma$  ${name}_t$" if act == "sigma" else rf"tanh ${name}_t$"
+        _box(ax, (x, 2.05), label, col(step, _GATE[act]), w=1.3, h=0.5)
+    # cell-state path: c_{t-1} -> x f -> + -> c_t
+    c_col = col("update", PALETTE[2]) if highlight != "forget" else PALETTE[2]
+    ax.text(-0.1, 4.6, "$c_{t-1}$", ha="right", va="center", fontsize=10)
+    _line(ax, [(0.3, 4.6), (2.02, 4.6)], c_col if highlight != "write" else grey)
+    _op(ax, (2.3, 4.6), r"$\times$", col("forget", PALETTE[0]))
+    _line(ax, [(2.3, 2.3), (2.3, 4.32)], col("forget"))
+    _line(ax, [(2.58, 4.6), (5.72, 4.6)], col("update", PALETTE[2]))
+    _op(ax, (4.5, 3.35), r"$\times$", col("write", PALETTE[0]))
+    _line(ax, [(3.75, 2.3), (3.75, 3.35), (4.22, 3.35)], col("write"))
+    _line(ax, [(5.3, 2.3), (5.3, 3.35), (4.78, 3.35)], col("write"))
+    _line(ax, [(4.5, 3.63), (4.5, 4.1), (6.0, 4.1), (6.0, 4.32)], col("update"))
+    _op(ax, (6.0, 4.6), "+", col("update", PALETTE[2]))
+    _line(ax, [(6.28, 4.6), (10.0, 4.6)], col("update", PALETTE[2]))
+    ax.text(10.1, 4.6, "$c_t$", ha="left", va="center", fontsize=10)
+    # output: h_t = o * tanh(c_t)
+    _line(ax, [(8.9, 4.6), (8.9, 3.85)], col("output"))
+    _box(ax, (8.9, 3.6), "tanh", col("output", _GATE["tanh"]), w=0.8, h=0.45)
+    _op(ax, (8.9, 2.05), r"$\times$", col("output", PALETTE[0]))
+    _line(ax, [(8.9, 3.37), (8.9, 2.33)], col("output"))
+    _line(ax, [(8.15, 2.05), (8.62, 2.05)], col("output"))
+    _line(ax, [(9.18, 2.05), (9.6, 2.05), (9.6, 0.9), (10.0, 0.9)], col("output"))
+    ax.text(10.1, 0.9, "$h_t$", ha="left", va="center", fontsize=10)
+    title = {
+        None: "LSTM cell",
+        "forget": "1. forget: $f_t \\odot c_{t-1}$",
+        "write": "2. write: $i_t \\odot g_t$",
+        "update": "3. update: $c_t = f_t \\odot c_{t-1} + i_t \\odot g_t$",
+        "output": "4. output: $h_t = o_t \\odot \\tanh(c_t)$",
+    }[highlight]
+    ax.set_title(title, fontsize=10)
+    ax.set_xlim(-1.0, 10.9)
+    ax.set_ylim(-0.7, 5.1)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    return ax.figure

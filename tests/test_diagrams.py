@@ -29,3 +29,19 @@ def test_topologies_has_one_panel_per_topology():
     fig = diagrams.topologies()
     assert [ax.get_title() for ax in fig.axes] == list(diagrams.TOPOLOGIES)
     plt.close(fig)
+
+
+@pytest.mark.parametrize("highlight", [None, *diagrams.LSTM_STEPS])
+def test_lstm_cell_draws_every_gate(highlight):
+    fig = diagrams.lstm_cell(highlight)
+    texts = _texts(fig)
+    for label in [r"$\sigma$  $f_t$", r"$\sigma$  $i_t$", "tanh $g_t$", r"$\sigma$  $o_t$"]:
+        assert label in texts
+    for label in ["$c_{t-1}$", "$c_t$", "$h_{t-1}$", "$h_t$", "$x_t$"]:
+        assert label in texts
+    plt.close(fig)
+
+
+def test_lstm_cell_rejects_an_unknown_step():
+    with pytest.raises(ValueError, match="highlight must be None or one of"):
+        diagrams.lstm_cell("remember")

@@ -1,18 +1,19 @@
 """Numpy reference implementations of recurrent cells.
 
-Every family module (``rnn`` now; ``lstm`` and ``gru`` later) has the same calling convention::
+Every family module (``rnn``, ``lstm``; ``gru`` later) has the same calling convention::
 
     forward(x, state0, params, ...) -> (h_seq, state_T, cache)
     backward(dh_seq, dstate_T, cache) -> (dx, dstate0, grads)
 
 with ``x`` of shape (T, B, D), ``h_seq`` of shape (T, B, H) and ``params`` a dict with
 ``W_ih`` (G*H, D), ``W_hh`` (G*H, H), ``b_ih`` (G*H,), ``b_hh`` (G*H,). This package never
-imports torch.
+imports torch. The LSTM's state is the pair (h, c), so its ``state0``, ``state_T`` and
+``dstate_T`` are pairs of (B, H) arrays.
 
 ``readout`` holds the linear readout o_t = W_hq h_t + b_q and the losses (mean squared error,
 softmax cross-entropy), each with its gradient.
 """
 
-from companion.ref import activations, readout, rnn
+from companion.ref import activations, lstm, readout, rnn
 
-__all__ = ["activations", "readout", "rnn"]
+__all__ = ["activations", "lstm", "readout", "rnn"]
