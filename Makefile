@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 JOBS ?= 2
 
-.PHONY: book test unit notebooks build-strict browser lint clean execute
+.PHONY: book test unit notebooks build-strict browser lint clean execute student student-book grade
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,5 +52,26 @@ execute: $(STAMP)
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace "$(NB)"
 	$(BIN)/jupyter nbconvert --coalesce-streams "$(NB)"
 
+# The student edition (solutions replaced by stubs, solution blocks removed, outputs cleared):
+#   make student                              notebooks in _build/student/book/
+#   make student-book                         the student HTML book, _build/student-book/_build/html
+#   make grade SUBMISSIONS=path/to/folder     scores in _build/grades/grades.csv, feedback beside
+# Grading executes the submitted code: run it in a container or sandbox that you control.
+CELL_TIMEOUT ?= 300
+NOTEBOOK_TIMEOUT ?= 1800
+student: $(STAMP)
+	$(BIN)/python -m companion.instructor student --out _build/student
+
+student-book: $(STAMP)
+	$(BIN)/python -m companion.instructor student --out _build/student-book --keep-body-outputs
+	$(BIN)/jupyter-book build _build/student-book -W -n --keep-going
+	$(BIN)/python -m companion.instructor verify _build/student-book/_build/html
+	@echo "The student book: $(CURDIR)/_build/student-book/_build/html/index.html"
+
+grade: $(STAMP)
+	@test -n "$(SUBMISSIONS)" || (echo "usage: make grade SUBMISSIONS=folder-of-notebooks" && exit 2)
+	$(BIN)/python -m companion.instructor grade "$(SUBMISSIONS)" --out _build/grades/grades.csv \
+	    --cell-timeout $(CELL_TIMEOUT) --notebook-timeout $(NOTEBOOK_TIMEOUT) --jobs $(JOBS)
+
 clean:
-	rm -rf _build .pytest_cache tests/artifacts
+	rm -rf _build .pytest_cache tests/artifacts book/api/companion*.md book/api/_summary.md

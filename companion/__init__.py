@@ -3,7 +3,7 @@
 Subpackages and modules
 -----------------------
 - ``companion.ref``: numpy reference cells (forward and hand-written backward); no torch.
-- ``companion.nn``: torch modules written from the equations (``LSTM``), to inspect and vary.
+- ``companion.nn``: torch modules from the equations (``LSTM``, ``GRU``), to inspect and vary.
 - ``companion.interop``: copy weights between ``torch.nn`` modules and ``ref`` parameter dicts.
 - ``companion.notebook``: the setup helper that every notebook calls first.
 - ``companion.style``: the book's single figure style.
@@ -12,6 +12,7 @@ Subpackages and modules
 - ``companion.optim``: SGD and Adam for numpy parameter dicts, updating in place.
 - ``companion.corpus``: a character corpus from Python's own standard library, no download.
 - ``companion.charlm``: a numpy character language model trained by truncated BPTT.
+- ``companion.experiments``: fair model comparisons (same data, budget, seeds) as a table.
 """
 
 __version__ = "0.1.0"

@@ -24,7 +24,7 @@ class GradientCheckFailed(AssertionError):
 
 
 def relative_error(a: np.ndarray, b: np.ndarray, floor: float = 1e-12) -> float:
-    """max |a - b| / max(max |a|, max |b|, floor), over all entries: one number per comparison.
+    """``max |a - b| / max(max |a|, max |b|, floor)`` over all entries: one number per comparison.
 
     The floor keeps the ratio meaningful when both gradients are (close to) zero.
     Raises ValueError if the shapes differ, since a broadcast comparison would be meaningless.

@@ -3,7 +3,7 @@
 Backpropagation multiplies the gradient by W_hh^T once per step (chapter 3), so the spectrum
 of W_hh at initialisation decides whether early gradients shrink or grow with distance.
 
-- **Spectral radius.** rho(W) = max_i |lambda_i(W)|. Scaling W by s scales every eigenvalue by
+- **Spectral radius.** ``rho(W) = max_i |lambda_i(W)|``. Scaling W by s scales every eigenvalue by
   s, so ``scale_to_radius(W, r)`` returns W * r / rho(W), whose radius is exactly r (up to
   rounding). For a non-normal W the largest singular value sigma_max(W) >= rho(W) can be
   larger; the powers W^k still behave like rho^k for large k (Gelfand's formula).
@@ -48,7 +48,7 @@ def _rng(rng: object) -> np.random.Generator:
 
 
 def spectral_radius(W: np.ndarray) -> float:
-    """rho(W) = max |eigenvalue| of a square matrix W (H, H), computed in float64."""
+    """rho(W), the largest absolute eigenvalue of a square matrix W (H, H), in float64."""
     W = _square("W", W)
     return float(np.max(np.abs(np.linalg.eigvals(W.astype(np.float64)))))
 

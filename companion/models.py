@@ -25,7 +25,7 @@ class SequenceModel(nn.Module):
 
     Args:
         input_size: D, features per step.
-        hidden_size: H.
+        hidden_size: H, units in the hidden state.
         output_size: Q, outputs per readout step (1 for the adding problem, the number of
             classes for a classification).
         cell: 'rnn' (Elman), 'gru' or 'lstm'.

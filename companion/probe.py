@@ -45,7 +45,8 @@ def grad_norms(
 
     Args:
         params: ``companion.ref.rnn`` parameters (W_hh of shape (H, H)).
-        x: inputs (T, B, D); h0: initial state (B, H) or None for zeros.
+        x: inputs (T, B, D).
+        h0: initial state (B, H), or None for zeros.
         nonlinearity: 'tanh' or 'relu'.
         dh_T: dL/dh_T (B, H); None gives the unit vector (1, ..., 1) / sqrt(H) for every
             example, so that ||dL/dh_T|| = 1 and the curve is the gain from T back to t.

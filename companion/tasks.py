@@ -6,12 +6,14 @@ inputs ``x`` of shape (T, B, D) with their targets. Each task has its baseline: 
 best answer that ignores the long-range dependency, the number a model must beat to show it
 has learned anything.
 
-| task | x | target | loss | baseline |
-| --- | --- | --- | --- | --- |
-| adding | (T, B, 2) | y (B, 1) float | MSE | 1/6, always answering 1 |
-| copy | (L, B, K+2) | y (L, B) int | cross-entropy | see ``copy_baseline`` |
-| temporal order | (T, B, 8) | y (B,) int in 0..3 | cross-entropy | log 4, a uniform guess |
-| noisy sine | (T, B, 1) | y (T, B, 1) float | MSE | see ``noisy_sine_baseline_mse`` |
+==============  ===========  ==================  =============  ===============================
+task            x            target              loss           baseline
+==============  ===========  ==================  =============  ===============================
+adding          (T, B, 2)    y (B, 1) float      MSE            1/6, always answering 1
+copy            (L, B, K+2)  y (L, B) int        cross-entropy  see ``copy_baseline``
+temporal order  (T, B, 8)    y (B,) int in 0..3  cross-entropy  log 4, a uniform guess
+noisy sine      (T, B, 1)    y (T, B, 1) float   MSE            see ``noisy_sine_baseline_mse``
+==============  ===========  ==================  =============  ===============================
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 ADDING_BASELINE_MSE = 1.0 / 6.0
-#: temporal order alphabet: four distractors, start B, end E, and the two informative symbols
+#: The temporal order alphabet. Four distractors, start B, end E, the two informative symbols.
 TEMPORAL_SYMBOLS = ("a", "b", "c", "d", "B", "E", "X", "Y")
 
 

@@ -20,7 +20,7 @@ from companion.ref.activations import get as _activation
 def check_spectral_scale(fn: Callable) -> None:
     """``fn(W, rho) -> W_scaled``: W (H, H) rescaled to spectral radius ``rho``.
 
-    The spectral radius is the largest |eigenvalue|, not the largest singular value; the
+    The spectral radius is the largest absolute eigenvalue, not the largest singular value; the
     cases include non-symmetric matrices with complex eigenvalues, where the two differ.
     """
     hint = (

@@ -35,15 +35,22 @@ class LSTMBase(nn.Module):
     """The LSTM's parameters and one step; ``LSTMCell`` and ``LSTM`` add the calling convention.
 
     Args:
-        input_size: D.  hidden_size: H.
+        input_size: the input size D.
+        hidden_size: the hidden size H.
         forget_bias: added to the f block of ``b_ih`` after torch's uniform draw on
             (-1/sqrt(H), 1/sqrt(H)); 1.0 is the initialisation of Jozefowicz et al. (2015).
-        device, dtype: as for any torch module (default float32 on the CPU).
+        device: as for any torch module (default: the CPU).
+        dtype: as for any torch module (default: float32).
 
-    Hooks for variants (each gets and returns (B, H) tensors; the dict has keys i, f, g, o):
-        ``gates(a, c_prev) -> dict``, ``cell_update(gates, c_prev) -> c``,
-        ``output(gates, c) -> h``. A subclass that adds parameters creates and initialises
-        them after ``super().__init__``; ``num_blocks`` sets the number of stacked blocks.
+    Hooks for variants, each taking and returning (B, H) tensors (the gate dict has the keys
+    i, f, g, o):
+
+    - ``gates(a, c_prev) -> dict``: the gate values from the stacked pre-activation;
+    - ``cell_update(gates, c_prev) -> c``: the new cell state;
+    - ``output(gates, c) -> h``: the new hidden state.
+
+    A subclass that adds parameters creates and initialises them after ``super().__init__``;
+    ``num_blocks`` sets the number of stacked blocks.
     """
 
     num_blocks: int = 4

@@ -1,6 +1,6 @@
 """Numpy reference implementations of recurrent cells.
 
-Every family module (``rnn``, ``lstm``; ``gru`` later) has the same calling convention::
+Every family module (``rnn``, ``lstm``, ``gru``) has the same calling convention::
 
     forward(x, state0, params, ...) -> (h_seq, state_T, cache)
     backward(dh_seq, dstate_T, cache) -> (dx, dstate0, grads)
@@ -8,12 +8,13 @@ Every family module (``rnn``, ``lstm``; ``gru`` later) has the same calling conv
 with ``x`` of shape (T, B, D), ``h_seq`` of shape (T, B, H) and ``params`` a dict with
 ``W_ih`` (G*H, D), ``W_hh`` (G*H, H), ``b_ih`` (G*H,), ``b_hh`` (G*H,). This package never
 imports torch. The LSTM's state is the pair (h, c), so its ``state0``, ``state_T`` and
-``dstate_T`` are pairs of (B, H) arrays.
+``dstate_T`` are pairs of (B, H) arrays. The GRU's state is h alone; its ``forward`` takes
+``reset=`` ('after', torch's, or 'before') and ``update=`` ('torch' or 'chung') keywords.
 
 ``readout`` holds the linear readout o_t = W_hq h_t + b_q and the losses (mean squared error,
 softmax cross-entropy), each with its gradient.
 """
 
-from companion.ref import activations, lstm, readout, rnn
+from companion.ref import activations, gru, lstm, readout, rnn
 
-__all__ = ["activations", "lstm", "readout", "rnn"]
+__all__ = ["activations", "gru", "lstm", "readout", "rnn"]

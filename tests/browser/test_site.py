@@ -1,4 +1,10 @@
-"""Every page of the built book loads in a real browser, offline, with math and images."""
+"""Every page of the built book loads in a real browser, offline, with math and images.
+
+Every HTML page of the site is loaded (chapters, front and back matter, the glossary, the
+references, the API reference, the search page and the index); a screenshot of the first
+screen of each chapter and of the main back-matter pages is saved in tests/artifacts/screenshots
+for a person to look at. The search page must find the glossary's entry for "forget gate".
+"""
 
 from __future__ import annotations
 
@@ -26,11 +32,24 @@ def _pages() -> list[str]:
 
 PAGES = _pages()
 CHAPTERS = [p for p in PAGES if pathlib.PurePath(p).name.startswith("ch")]
+# pages besides the chapters whose first screen is saved as a screenshot
+SCREENSHOT_PAGES = {
+    "book/intro.html",
+    "book/notation.html",
+    "book/glossary.html",
+    "book/bibliography.html",
+    "book/api/index.html",
+    "book/api/companion.ref.rnn.html",
+}
+REQUIRED = SCREENSHOT_PAGES | {"search.html", "genindex.html"}
 
 
 def test_the_book_has_pages():
-    assert "book/intro.html" in PAGES and "book/notation.html" in PAGES, PAGES
+    missing = sorted(REQUIRED - set(PAGES))
+    assert not missing, f"pages missing from the built book: {missing}"
     assert CHAPTERS, "no chapter pages found in the built book"
+    api = [p for p in PAGES if p.startswith("book/api/companion")]
+    assert len(api) >= 10, f"the API reference has only {len(api)} module pages: {api}"
 
 
 def _load(browser, url: str):
@@ -61,7 +80,7 @@ def _load(browser, url: str):
     page.on("console", on_console)
     page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
     page.goto(url, wait_until="load")
-    if url.endswith("/index.html"):  # the site root only redirects to the first page
+    if urlparse(url).path == "/index.html":  # the site root only redirects to the first page
         page.wait_for_url("**/book/intro.html")
         page.wait_for_load_state("load")
     return context, page, problems
@@ -84,7 +103,8 @@ MATH_STATE = """async () => {
 }"""
 
 IMAGES = """() => Array.from(document.images).map(img => ({
-    src: img.getAttribute('src'), ok: img.complete && img.naturalWidth > 0}))"""
+    src: img.getAttribute('src'), ok: img.complete && img.naturalWidth > 0,
+    alt: (img.getAttribute('alt') || '').trim()}))"""
 
 
 @pytest.mark.parametrize("page_path", PAGES)
@@ -100,12 +120,41 @@ def test_page_loads_offline_with_math_and_images(browser, site_url, artifacts, p
             page.mouse.wheel(0, 100000)
             page.wait_for_timeout(100)
         page.wait_for_load_state("networkidle")
-        broken = [img["src"] for img in page.evaluate(IMAGES) if not img["ok"]]
+        images = page.evaluate(IMAGES)
+        broken = [img["src"] for img in images if not img["ok"]]
         assert not broken, f"{page_path}: images not loaded: {broken}"
-        if page_path in CHAPTERS or page_path.endswith(("intro.html", "notation.html")):
+        no_alt = [img["src"] for img in images if not img["alt"]]
+        assert not no_alt, f"{page_path}: images without alt text: {no_alt}"
+        if page_path in CHAPTERS or page_path in SCREENSHOT_PAGES:
             page.evaluate("window.scrollTo(0, 0)")
             name = pathlib.PurePath(page_path).stem
             page.screenshot(path=str(artifacts / f"{name}.png"))
         assert not problems, f"{page_path}:\n" + "\n".join(problems)
+    finally:
+        context.close()
+
+
+SEARCH_RESULTS = """async () => {
+    for (let k = 0; k < 200; k++) {
+        const items = document.querySelectorAll('#search-results ul.search li');
+        const status = document.querySelector('#search-results .search-summary, #search-results p');
+        if (items.length || (status && /did not match|no results/i.test(status.textContent)))
+            return Array.from(items).map(li => ({
+                href: (li.querySelector('a') || {}).href || '', text: li.innerText}));
+        await new Promise(r => setTimeout(r, 50));
+    }
+    return null;
+}"""
+
+
+def test_search_finds_the_glossary_entry_for_forget_gate(browser, site_url):
+    context, page, problems = _load(browser, f"{site_url}/search.html?q=forget+gate")
+    try:
+        results = page.evaluate(SEARCH_RESULTS)
+        assert results is not None, "the search page never showed results or a no-match message"
+        assert results, "searching for 'forget gate' found nothing"
+        hits = [r["href"] for r in results if "book/glossary.html" in r["href"]]
+        assert hits, f"no result on the glossary page: {[r['href'] for r in results]}"
+        assert not problems, "search.html:\n" + "\n".join(problems)
     finally:
         context.close()

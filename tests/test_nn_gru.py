@@ -1,0 +1,218 @@
+"""The torch GRU written from the equations loads torch.nn.GRU's weights and matches it."""
+
+import numpy as np
+import pytest
+import torch
+
+from companion.nn import GRU, GRUCell
+from companion.ref import gru
+
+SHAPES = [(1, 1, 1, 1), (1, 2, 3, 4), (5, 3, 2, 1), (8, 2, 3, 5)]  # (T, B, D, H)
+ids = lambda s: "T{}-B{}-D{}-H{}".format(*s)  # noqa: E731
+CLOSE = {"rtol": 1e-6, "atol": 1e-12}
+
+
+def _pair(shape, seed=0):
+    T, B, D, H = shape
+    torch.manual_seed(seed)
+    theirs = torch.nn.GRU(D, H).double()
+    ours = GRU(D, H, dtype=torch.float64)
+    ours.load_state_dict(theirs.state_dict())
+    return ours, theirs
+
+
+def _run(module, x, h0, w_seq, w_h):
+    x = x.clone().requires_grad_(True)
+    h0 = h0.clone().requires_grad_(True)
+    out, h_n = module(x, h0)
+    ((out * w_seq).sum() + (h_n * w_h).sum()).backward()
+    grads = {name: p.grad for name, p in module.named_parameters()}
+    return out, h_n, x.grad, h0.grad, grads
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=ids)
+def test_matches_torch_outputs_state_and_gradients(shape):
+    T, B, D, H = shape
+    ours, theirs = _pair(shape)
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(T, B, D, generator=g, dtype=torch.float64)
+    h0 = torch.randn(1, B, H, generator=g, dtype=torch.float64)
+    w_seq = torch.randn(T, B, H, generator=g, dtype=torch.float64)
+    w_h = torch.randn(1, B, H, generator=g, dtype=torch.float64)
+    a = _run(ours, x, h0, w_seq, w_h)
+    b = _run(theirs, x, h0, w_seq, w_h)
+    for name, u, v in zip(["h_seq", "h_n", "dx", "dh0"], a[:4], b[:4], strict=True):
+        assert u.shape == v.shape, name
+        torch.testing.assert_close(u, v, **CLOSE, msg=name)
+    assert sorted(a[4]) == sorted(b[4]) == sorted(theirs.state_dict())
+    for name in b[4]:
+        torch.testing.assert_close(a[4][name], b[4][name], **CLOSE, msg=name)
+
+
+def test_zero_state_by_default_and_state_dict_round_trip():
+    ours, theirs = _pair((6, 2, 3, 4))
+    x = torch.randn(6, 2, 3, dtype=torch.float64)
+    out, h_n = ours(x)
+    ref, _ = theirs(x)
+    torch.testing.assert_close(out, ref, **CLOSE)
+    assert h_n.shape == (1, 2, 4)
+    torch.testing.assert_close(out[-1], h_n[0], rtol=0, atol=0)
+    theirs.load_state_dict(GRU(3, 4, update_bias=1.0).double().state_dict())  # and back
+
+
+def test_cell_matches_torch_gru_cell():
+    torch.manual_seed(0)
+    theirs = torch.nn.GRUCell(3, 4).double()
+    ours = GRUCell(3, 4).double()
+    ours.load_state_dict(theirs.state_dict())
+    x = torch.randn(2, 3, dtype=torch.float64)
+    h = torch.randn(2, 4, dtype=torch.float64)
+    torch.testing.assert_close(ours(x, h), theirs(x, h), **CLOSE)
+    torch.testing.assert_close(ours(x), theirs(x), **CLOSE)
+
+
+def test_return_gates():
+    torch.manual_seed(0)
+    model = GRU(2, 3, update_bias=1.0)
+    x = torch.randn(7, 4, 2) * 3
+    out, h_n, gates = model(x, return_gates=True)
+    assert sorted(gates) == ["n", "r", "z"]
+    for k, v in gates.items():
+        assert v.shape == (7, 4, 3), k
+    for k in "rz":
+        assert bool(((gates[k] > 0) & (gates[k] < 1)).all()), k
+    assert bool((gates["n"].abs() < 1).all())
+    h_prev = torch.cat([torch.zeros(1, 4, 3), out[:-1]])
+    torch.testing.assert_close(out, (1 - gates["z"]) * gates["n"] + gates["z"] * h_prev)
+    same, _ = model(x)
+    torch.testing.assert_close(same, out, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("reset", ["after", "before"])
+def test_both_reset_forms_match_the_numpy_reference(reset):
+    torch.manual_seed(2)
+    model = GRU(3, 5, reset=reset, update_bias=0.5, dtype=torch.float64)
+    names = {"W_ih": "weight_ih_l0", "W_hh": "weight_hh_l0", "b_ih": "bias_ih_l0"}
+    names["b_hh"] = "bias_hh_l0"
+    params = {k: getattr(model, name).detach().numpy().copy() for k, name in names.items()}
+    rng = np.random.default_rng(0)
+    x, h0 = rng.standard_normal((6, 2, 3)), rng.standard_normal((2, 5))
+    h_seq, h_T, cache = gru.forward(x, h0, params, reset=reset)
+    out, h_n, gates = model(torch.from_numpy(x), torch.from_numpy(h0[None]), return_gates=True)
+    np.testing.assert_allclose(out.detach().numpy(), h_seq, **CLOSE)
+    np.testing.assert_allclose(h_n[0].detach().numpy(), h_T, **CLOSE)
+    for k in "rzn":
+        np.testing.assert_allclose(gates[k].detach().numpy(), cache["gates"][k], **CLOSE)
+
+
+def test_reset_before_differs_from_torch():
+    _, theirs = _pair((8, 4, 3, 6), seed=3)
+    before = GRU(3, 6, reset="before", dtype=torch.float64)
+    before.load_state_dict(theirs.state_dict())
+    x = torch.randn(8, 4, 3, dtype=torch.float64)
+    with torch.no_grad():
+        assert float((before(x)[0] - theirs(x)[0]).abs().max()) > 1e-3
+    assert "reset='before'" in repr(before)
+
+
+def test_update_bias_sets_the_z_block():
+    torch.manual_seed(3)
+    base = GRU(2, 5)
+    torch.manual_seed(3)
+    biased = GRU(2, 5, update_bias=3.0)
+    delta = biased.bias_ih_l0 - base.bias_ih_l0
+    expected = torch.zeros(15)
+    expected[5:10] = 3.0
+    torch.testing.assert_close(delta, expected)
+    torch.testing.assert_close(biased.bias_hh_l0, base.bias_hh_l0, rtol=0, atol=0)
+    assert float(base.weight_hh_l0.detach().abs().max()) <= 5**-0.5
+    assert "update_bias=3.0" in repr(biased)
+
+
+@pytest.mark.parametrize("ours, theirs", [(GRU, torch.nn.GRU), (GRUCell, torch.nn.GRUCell)])
+def test_same_seed_gives_the_same_weights_as_torch(ours, theirs):
+    torch.manual_seed(7)
+    a = ours(3, 4).state_dict()
+    torch.manual_seed(7)
+    b = theirs(3, 4).state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in b)
+
+
+class NoResetGRU(GRU):
+    """A variant overriding one method: the candidate without a reset gate."""
+
+    def candidate(self, ax, ah, h_prev, gates):
+        return torch.tanh(self._block(ax, 2) + self._block(ah, 2))
+
+
+def test_a_variant_overrides_one_method():
+    torch.manual_seed(0)
+    model = NoResetGRU(2, 3)
+    with torch.no_grad():
+        model.bias_ih_l0[:3] = -50.0  # r = 0 would silence W_hn in torch's GRU, not here
+    x = torch.randn(4, 2, 2)
+    out, _, gates = model(x, return_gates=True)
+    h = torch.zeros(2, 3)
+    H = 3
+    for t in range(4):
+        n = torch.tanh(
+            x[t] @ model.weight_ih_l0[2 * H :].T
+            + model.bias_ih_l0[2 * H :]
+            + h @ model.weight_hh_l0[2 * H :].T
+            + model.bias_hh_l0[2 * H :]
+        )
+        h = (1 - gates["z"][t]) * n + gates["z"][t] * h
+    torch.testing.assert_close(out[-1], h)
+
+
+class MinimalGatedUnit(GRU):
+    """Zhou et al. (2016): one gate f as both reset and update, h = (1 - f) h_prev + f n."""
+
+    num_blocks = 2
+
+    def gates(self, ax, ah):
+        f = torch.sigmoid(self._block(ax, 0) + self._block(ah, 0))
+        return {"r": f, "z": 1 - f}
+
+
+def test_a_variant_with_two_blocks():
+    torch.manual_seed(0)
+    model = MinimalGatedUnit(2, 3, reset="before").double()
+    assert model.weight_hh_l0.shape == (6, 3) and model.bias_ih_l0.shape == (6,)
+    x = torch.randn(5, 4, 2, dtype=torch.float64)
+    out, h_n = model(x)
+    W_ih, W_hh, b_ih, b_hh = (p.detach() for p in model.parameters())
+    h = torch.zeros(4, 3, dtype=torch.float64)
+    for t in range(5):
+        f = torch.sigmoid(x[t] @ W_ih[:3].T + b_ih[:3] + h @ W_hh[:3].T + b_hh[:3])
+        n = torch.tanh(x[t] @ W_ih[3:].T + b_ih[3:] + (f * h) @ W_hh[3:].T + b_hh[3:])
+        h = (1 - f) * h + f * n
+    torch.testing.assert_close(h_n[0], h)
+
+
+def test_bad_input():
+    model = GRU(3, 4)
+    x = torch.randn(5, 2, 3)
+    h0 = torch.zeros(1, 2, 4)
+    with pytest.raises(TypeError, match=r"torch.Tensor of shape \(T, B, D\).*got ndarray"):
+        model(x.numpy())
+    with pytest.raises(ValueError, match=r"\(T, B, D\), time-major with D=3; got \(2, 3\)"):
+        model(x[0])
+    with pytest.raises(ValueError, match=r"D=3; got \(5, 2, 4\)"):
+        model(torch.randn(5, 2, 4))
+    with pytest.raises(TypeError, match="dtype torch.float64 but the parameters are torch.float32"):
+        model(x.double())
+    with pytest.raises(TypeError, match=r"one tensor of shape \(1, 2, 4\) \(no cell state\)"):
+        model(x, (h0, h0))
+    with pytest.raises(ValueError, match=r"state must have shape \(1, 2, 4\); got \(2, 4\)"):
+        model(x, h0[0])
+    with pytest.raises(TypeError, match="state must be a torch.Tensor"):
+        model(x, h0.numpy())
+    with pytest.raises(ValueError, match="hidden_size must be a positive integer; got 0"):
+        GRU(3, 0)
+    with pytest.raises(ValueError, match=r"reset must be one of \('after', 'before'\)"):
+        GRU(3, 4, reset="inside")
+    with pytest.raises(ValueError, match=r"input must have shape \(B, D\) with D=3"):
+        GRUCell(3, 4)(x)
+    with pytest.raises(ValueError, match=r"state must have shape \(2, 4\); got \(1, 2, 4\)"):
+        GRUCell(3, 4)(x[0], h0)
