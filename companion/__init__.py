@@ -4,6 +4,9 @@ Subpackages and modules
 -----------------------
 - ``companion.ref``: numpy reference cells (forward and hand-written backward); no torch.
 - ``companion.nn``: torch modules from the equations (``LSTM``, ``GRU``), to inspect and vary.
+- ``companion.nn.variants``: the LSTM variants of Greff et al. (peepholes, CIFG, ...).
+- ``companion.nn.minimal``: minGRU and minLSTM (sequential and log-space scan), GRU variants.
+- ``companion.nn.stacked``: stacked and bidirectional networks from any one-layer module.
 - ``companion.interop``: copy weights between ``torch.nn`` modules and ``ref`` parameter dicts.
 - ``companion.notebook``: the setup helper that every notebook calls first.
 - ``companion.style``: the book's single figure style.
@@ -13,6 +16,7 @@ Subpackages and modules
 - ``companion.corpus``: a character corpus from Python's own standard library, no download.
 - ``companion.charlm``: a numpy character language model trained by truncated BPTT.
 - ``companion.experiments``: fair model comparisons (same data, budget, seeds) as a table.
+- ``companion.timeseries``: a real series (sunspots), time-order splits, windows, baselines.
 """
 
 __version__ = "0.1.0"

@@ -3,10 +3,30 @@
 ``LSTM`` and ``LSTMCell`` load the ``state_dict`` of a one-layer ``torch.nn.LSTM`` /
 ``torch.nn.LSTMCell``, ``GRU`` and ``GRUCell`` that of ``torch.nn.GRU`` / ``GRUCell``, and
 reproduce its outputs and gradients; ``return_gates=True`` exposes the gates, and a variant
-overrides one method. This package imports torch, never matplotlib.
+overrides one method (``companion.nn.variants``: the LSTM variants of Greff et al.;
+``companion.nn.minimal``: minGRU, minLSTM and GRU variants). ``Stacked`` builds deep and
+bidirectional networks from any of them (``companion.nn.stacked``). This package imports
+torch, never matplotlib.
 """
 
 from companion.nn.gru import GRU, GRUBase, GRUCell
 from companion.nn.lstm import LSTM, LSTMBase, LSTMCell
+from companion.nn.minimal import GateSimplifiedGRU, MinGRU, MinimalGatedUnit, MinLSTM
+from companion.nn.stacked import Stacked
+from companion.nn.variants import VARIANTS, lstm_variant
 
-__all__ = ["GRU", "GRUBase", "GRUCell", "LSTM", "LSTMBase", "LSTMCell"]
+__all__ = [
+    "GRU",
+    "GRUBase",
+    "GRUCell",
+    "GateSimplifiedGRU",
+    "LSTM",
+    "LSTMBase",
+    "LSTMCell",
+    "MinGRU",
+    "MinLSTM",
+    "MinimalGatedUnit",
+    "Stacked",
+    "VARIANTS",
+    "lstm_variant",
+]

@@ -1,0 +1,243 @@
+"""Minimal gated units: minGRU and minLSTM (Feng et al. 2024), and GRU variants in brief.
+
+minGRU and minLSTM drop h_{t-1} from the gates and the candidate, so every gate is a function
+of x_t alone and the recurrence becomes linear in h::
+
+    minGRU:   z_t = sigma(W_z x_t + b_z),   n_t = g(W_n x_t + b_n)
+              h_t = (1 - z_t) * h_{t-1} + z_t * n_t
+    minLSTM:  i_t = sigma(W_i x_t + b_i),  f_t = sigma(W_f x_t + b_f),  n_t = g(W_g x_t + b_g)
+              f'_t, i'_t = f_t / (f_t + i_t), i_t / (f_t + i_t)
+              h_t = f'_t * h_{t-1} + i'_t * n_t
+
+Both are h_t = a_t * h_{t-1} + b_t with a_t, b_t known for all t before the recurrence runs:
+a *linear scan*, h_t = sum_{k<=t} (a_{k+1} ... a_t) b_k + (a_1 ... a_t) h_0. ``linear_scan``
+runs it as a loop over t (T sequential steps); ``log_scan`` computes it for all t at once, in
+log space with ``torch.cumsum`` and ``torch.logcumsumexp`` (the form of Feng et al.'s code,
+after Heinsen 2023), which needs a_t > 0 and b_t > 0. That is why the candidate goes through
+g(v) = v + 1/2 for v >= 0, sigmoid(v) for v < 0 (positive, continuous, linear for large v)
+in both forms here, so that the two are the same function. In float32 the log-space form loses
+precision as T grows (it adds and subtracts sums of T logs); in float64 it agrees with the loop.
+
+The GRU variants subclass chapter 5's ``companion.nn.GRU``: ``MinimalGatedUnit`` (Zhou et al.
+2016, one forget gate for both of the GRU's) and ``GateSimplifiedGRU`` (Dey and Salem 2017,
+gates from fewer inputs). This module imports torch and never matplotlib.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from companion.nn.gru import GRU
+
+MODES = ("parallel", "sequential")
+
+
+def g(v: torch.Tensor) -> torch.Tensor:
+    """The positive candidate activation: v + 1/2 for v >= 0, sigmoid(v) for v < 0."""
+    return torch.where(v >= 0, v + 0.5, torch.sigmoid(v))
+
+
+def log_g(v: torch.Tensor) -> torch.Tensor:
+    """log g(v), computed without forming g(v) for v < 0 (there log sigmoid = -softplus(-v))."""
+    return torch.where(v >= 0, torch.log(F.relu(v) + 0.5), -F.softplus(-v))
+
+
+def linear_scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
+    """h_t = a_t * h_{t-1} + b_t for t = 1..T, one step at a time; returns h (T, B, H).
+
+    ``a``, ``b`` (T, B, H); ``h0`` (B, H) or None for zeros. T sequential steps, O(T B H) work.
+    """
+    h = torch.zeros_like(b[0]) if h0 is None else h0
+    out = []
+    for t in range(a.shape[0]):
+        h = a[t] * h + b[t]
+        out.append(h)
+    return torch.stack(out)
+
+
+def log_scan(
+    log_a: torch.Tensor, log_b: torch.Tensor, log_h0: torch.Tensor | None = None
+) -> torch.Tensor:
+    """The same scan for positive a, b, h0, from their logs, for all t at once; returns h.
+
+    With A_t = sum_{k<=t} log a_k (a cumulative sum),
+    log h_t = A_t + log sum_{k<=t} exp(log b_k - A_k) (a cumulative log-sum-exp). ``log_h0``
+    (B, H) or None for h_0 = 0. Both cumulative operations are scans themselves, which parallel
+    hardware does in O(log T) depth.
+    """
+    if log_h0 is not None:
+        log_a = torch.cat([torch.zeros_like(log_h0)[None], log_a])  # (T+1, B, H)
+        log_b = torch.cat([log_h0[None], log_b])
+    a_star = torch.cumsum(log_a, dim=0)  # log (a_1 ... a_t)
+    log_h = a_star + torch.logcumsumexp(log_b - a_star, dim=0)
+    h = torch.exp(log_h)
+    return h if log_h0 is None else h[1:]
+
+
+class MinimalBase(nn.Module):
+    """Parameters (``weight_ih_l0`` (G H, D), ``bias_ih_l0`` (G H,)) and the calling convention
+    of ``torch.nn.GRU``: ``forward(x, h0=None, mode=None) -> (h_seq, h_T)``, x (T, B, D), h0
+    (1, B, H) or None for zeros, h_seq (T, B, H), h_T (1, B, H). ``mode`` 'parallel' (log-space
+    scan; h0 must be positive) or 'sequential' (a loop); None uses ``self.mode``."""
+
+    num_blocks: int = 2
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        mode: str = "parallel",
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        for name, v in (("input_size", input_size), ("hidden_size", hidden_size)):
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"{name} must be a positive integer; got {v!r}")
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}; got {mode!r}")
+        self.input_size, self.hidden_size, self.mode = input_size, hidden_size, mode
+        GH, kw = self.num_blocks * hidden_size, {"device": device, "dtype": dtype}
+        self.weight_ih_l0 = nn.Parameter(torch.empty(GH, input_size, **kw))
+        self.bias_ih_l0 = nn.Parameter(torch.empty(GH, **kw))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """torch's draw, uniform on (-1/sqrt(H), 1/sqrt(H))."""
+        k = 1.0 / math.sqrt(self.hidden_size)
+        with torch.no_grad():
+            self.weight_ih_l0.uniform_(-k, k)
+            self.bias_ih_l0.uniform_(-k, k)
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}, mode={self.mode!r}"
+
+    def coefficients(self, ax: torch.Tensor):
+        """(a, b) of the scan h_t = a_t h_{t-1} + b_t, from ax = W x + b (T, B, G H)."""
+        raise NotImplementedError
+
+    def log_coefficients(self, ax: torch.Tensor):
+        """(log a, log b), computed stably from the pre-activations."""
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None, mode: str | None = None):
+        mode = self.mode if mode is None else mode
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}; got {mode!r}")
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"x must be a torch.Tensor of shape (T, B, D); got {type(x).__name__}")
+        if x.dim() != 3 or x.shape[-1] != self.input_size:
+            raise ValueError(f"x must have shape (T, B, D={self.input_size}); got {tuple(x.shape)}")
+        shape = (1, x.shape[1], self.hidden_size)
+        if h0 is not None and (not isinstance(h0, torch.Tensor) or tuple(h0.shape) != shape):
+            got = tuple(h0.shape) if isinstance(h0, torch.Tensor) else type(h0).__name__
+            raise ValueError(f"h0 must be a tensor of shape {shape}; got {got}")
+        ax = F.linear(x, self.weight_ih_l0, self.bias_ih_l0)  # (T, B, G H), all t at once
+        if mode == "sequential":
+            h_seq = linear_scan(*self.coefficients(ax), None if h0 is None else h0[0])
+        else:
+            if h0 is not None and not bool((h0 > 0).all()):
+                raise ValueError("the parallel (log-space) form needs h0 > 0, or h0=None")
+            log_h0 = None if h0 is None else torch.log(h0[0])
+            h_seq = log_scan(*self.log_coefficients(ax), log_h0)
+        return h_seq, h_seq[-1:]
+
+
+class MinGRU(MinimalBase):
+    """minGRU (Feng et al. 2024): blocks z, n of ``weight_ih_l0`` (2H, D); see the module
+    docstring. a_t = 1 - z_t, b_t = z_t * g(a_n)."""
+
+    num_blocks = 2
+
+    def coefficients(self, ax):
+        a_z, a_n = ax.chunk(2, dim=-1)
+        z = torch.sigmoid(a_z)  # update gate, from x_t alone
+        return 1 - z, z * g(a_n)
+
+    def log_coefficients(self, ax):
+        a_z, a_n = ax.chunk(2, dim=-1)
+        # log(1 - sigmoid(a)) = -softplus(a), log sigmoid(a) = -softplus(-a)
+        return -F.softplus(a_z), -F.softplus(-a_z) + log_g(a_n)
+
+
+class MinLSTM(MinimalBase):
+    """minLSTM (Feng et al. 2024): blocks i, f, g of ``weight_ih_l0`` (3H, D); see the module
+    docstring. a_t = f_t / (f_t + i_t), b_t = i_t / (f_t + i_t) * g(a_g)."""
+
+    num_blocks = 3
+
+    def coefficients(self, ax):
+        a_i, a_f, a_g = ax.chunk(3, dim=-1)
+        i, f = torch.sigmoid(a_i), torch.sigmoid(a_f)
+        return f / (f + i), i / (f + i) * g(a_g)  # normalised: f' + i' = 1
+
+    def log_coefficients(self, ax):
+        a_i, a_f, a_g = ax.chunk(3, dim=-1)
+        d = F.softplus(-a_f) - F.softplus(-a_i)  # log i - log f
+        return -F.softplus(d), -F.softplus(-d) + log_g(a_g)  # log f', log i' + log g
+
+
+class MinimalGatedUnit(GRU):
+    """The minimal gated unit (Zhou et al. 2016): one forget gate f for both of the GRU's gates.
+
+    ::
+
+        f_t = sigma(W_if x_t + b_if + W_hf h_{t-1} + b_hf)
+        n_t = tanh(W_in x_t + b_in + W_hn (f_t * h_{t-1}) + b_hn)
+        h_t = (1 - f_t) * h_{t-1} + f_t * n_t
+
+    That is chapter 5's GRU with reset="before", r = f and z = 1 - f (torch's convention
+    h = (1 - z) n + z h_prev). Two blocks f, n (``weight_ih_l0`` (2H, D) ...): a third fewer
+    parameters than the GRU. Reason: the smallest gated cell that still learns long
+    dependencies.
+    """
+
+    num_blocks = 2
+
+    def __init__(self, input_size: int, hidden_size: int, **kwargs) -> None:
+        super().__init__(input_size, hidden_size, reset="before", **kwargs)
+
+    def gates(self, ax, ah):
+        f = torch.sigmoid(self._block(ax, 0) + self._block(ah, 0))  # forget gate
+        return {"r": f, "z": 1 - f}
+
+
+class GateSimplifiedGRU(GRU):
+    """The gate-simplified GRUs of Dey and Salem (2017): the gates r, z see fewer inputs.
+
+    With b = b_ih + b_hh (the candidate n is chapter 5's)::
+
+        form 1:  r_t = sigma(W_hr h_{t-1} + b_r)      (no input in the gates)
+        form 2:  r_t = sigma(W_hr h_{t-1})            (no input, no bias)
+        form 3:  r_t = sigma(b_r)                     (a learned constant)
+
+    and z_t likewise. The gate rows of ``weight_ih_l0`` (and for form 2 all gate biases, for
+    form 3 ``weight_hh_l0`` too) are kept but unused. Reason: the gates hold about two thirds
+    of a GRU's parameters; Dey and Salem found forms 1 and 2 close to the GRU on MNIST and IMDB.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, form: int = 1, **kwargs) -> None:
+        if form not in (1, 2, 3):
+            raise ValueError(f"form must be 1, 2 or 3; got {form!r}")
+        self.form = form
+        super().__init__(input_size, hidden_size, **kwargs)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f", form={self.form}"
+
+    def gates(self, ax, ah):
+        out = {}
+        for k, name in enumerate("rz"):
+            b_ih, b_hh = self._block(self.b_ih, k), self._block(self.b_hh, k)
+            if self.form == 1:
+                a = self._block(ah, k) + b_ih  # W_h h + b_hh + b_ih
+            elif self.form == 2:
+                a = self._block(ah, k) - b_hh  # W_h h
+            else:
+                a = (b_ih + b_hh).expand_as(self._block(ah, k))
+            out[name] = torch.sigmoid(a)
+        return out
