@@ -225,6 +225,11 @@ class LSTM(LSTMBase):
             if return_gates:
                 c_seq.append(c)
                 gate_seq.append(gates)
+        return self._outputs(h_seq, h, c, c_seq, gate_seq, return_gates)
+
+    @staticmethod
+    def _outputs(h_seq, h, c, c_seq, gate_seq, return_gates: bool):
+        """``(h_seq (T, B, H), (h_T, c_T) each (1, B, H))``, plus the stacked gates if asked."""
         out = torch.stack(h_seq), (h[None], c[None])
         if not return_gates:
             return out

@@ -197,12 +197,7 @@ class FullGateRecurrenceLSTM(LSTM):
             if return_gates:
                 c_seq.append(c)
                 gate_seq.append(gates)
-        out = torch.stack(h_seq), (h[None], c[None])
-        if not return_gates:
-            return out
-        gates = {k: torch.stack([g[k] for g in gate_seq]) for k in gate_seq[0]}
-        gates["c"] = torch.stack(c_seq)
-        return (*out, gates)
+        return self._outputs(h_seq, h, c, c_seq, gate_seq, return_gates)
 
 
 #: Greff et al.'s abbreviations -> classes. NP is chapter 4's LSTM, V the peephole LSTM.
