@@ -11,10 +11,24 @@ imports torch. The LSTM's state is the pair (h, c), so its ``state0``, ``state_T
 ``dstate_T`` are pairs of (B, H) arrays. The GRU's state is h alone; its ``forward`` takes
 ``reset=`` ('after', torch's, or 'before') and ``update=`` ('torch' or 'chung') keywords.
 
+``rnn_fast``, ``lstm_fast`` and ``gru_fast`` compute the same functions and gradients with the
+same calling convention (the GRU in torch's form only), rearranged for speed: one matrix
+product per step in each direction, the rest hoisted out of the loops. The book's appendix on
+performance measures each rearrangement; ``python -m companion.bench`` times them against torch.
+
 ``readout`` holds the linear readout o_t = W_hq h_t + b_q and the losses (mean squared error,
 softmax cross-entropy), each with its gradient.
 """
 
-from companion.ref import activations, gru, lstm, readout, rnn
+from companion.ref import activations, gru, gru_fast, lstm, lstm_fast, readout, rnn, rnn_fast
 
-__all__ = ["activations", "gru", "lstm", "readout", "rnn"]
+__all__ = [
+    "activations",
+    "gru",
+    "gru_fast",
+    "lstm",
+    "lstm_fast",
+    "readout",
+    "rnn",
+    "rnn_fast",
+]

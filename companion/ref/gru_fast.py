@@ -1,0 +1,155 @@
+"""The GRU of ``companion.ref.gru``, rearranged for speed: same function, same gradients.
+
+This is torch's form (``reset="after"``, ``update="torch"``, the defaults of
+``companion.ref.gru``), blocks in the order r, z, n::
+
+    r_t = sigma(W_ir x_t + b_ir + W_hr h_{t-1} + b_hr)
+    z_t = sigma(W_iz x_t + b_iz + W_hz h_{t-1} + b_hz)
+    n_t = tanh(W_in x_t + b_in + r_t * ghn_t),      ghn_t = W_hn h_{t-1} + b_hn
+    h_t = (1 - z_t) n_t + z_t h_{t-1} = n_t + z_t (h_{t-1} - n_t)
+
+The rearrangements are those of ``companion.ref.lstm_fast``: every step's input projection in
+one product before the loop, the weight and input gradients in one product each after it,
+buffers allocated once per call and written in place, and the sigmoid through tanh with the
+r and z rows of the weights and biases halved once.
+
+The GRU's backward pass has a property the LSTM's lacks: with dh_t the total gradient
+reaching h_t, every gradient of step t is dh_t times a factor that the forward pass fixes::
+
+    da_n  = dh_t Q_n,     Q_n = (1 - z)(1 - n^2)
+    da_z  = dh_t Q_z,     Q_z = (h_{t-1} - n) z (1 - z)
+    da_r  = dh_t Q_r,     Q_r = Q_n ghn r (1 - r)
+    dghn  = dh_t Q_g,     Q_g = Q_n r
+    dh_{t-1} = dh_t z + [da_r, da_z, dghn] W_hh
+
+So the factors are computed for all steps at once before the loop, and the loop holds only the
+recurrence for dh_t: one product by W_hh and three element-wise operations per step.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from companion.ref import _validate as check
+from companion.ref.gru import FAMILY as PLAIN_FAMILY
+from companion.ref.gru import G
+
+FAMILY = "gru_fast"
+
+
+def forward(
+    x: np.ndarray, h0: np.ndarray | None, params: dict
+) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Run the GRU over a sequence: ``companion.ref.gru.forward`` with its default (torch's)
+    form, rearranged for speed.
+
+    Same arguments and returns: ``x`` (T, B, D); ``h0`` (B, H) or None for zeros; returns
+    ``(h_seq, h_T, cache)``. Float32 or float64. For reset="before" or update="chung" use
+    ``companion.ref.gru``.
+    """
+    T, B, D = check.sequence(x)
+    H = check.params(params, G, D, PLAIN_FAMILY)
+    dtype = x.dtype
+    if h0 is None:
+        h0 = np.zeros((B, H), dtype=dtype)
+    check.state(h0, B, H, "h0")
+    check.same_dtype(x=x, h0=h0, **params)
+
+    scale = np.ones(G * H, dtype=dtype)
+    scale[: 2 * H] = 0.5  # the r and z rows: tanh of the halved pre-activation
+    W_ih_scaled = params["W_ih"] * scale[:, None]
+    W_hh_scaled_T = np.ascontiguousarray((params["W_hh"] * scale[:, None]).T)  # (H, 3H)
+    b_hh_scaled = params["b_hh"] * scale
+
+    A = (x.reshape(T * B, D) @ W_ih_scaled.T).reshape(T, B, G, H)
+    A += (params["b_ih"] * scale).reshape(G, H)  # A[t] becomes r, z, n in place
+    GH = np.empty((T, B, G, H), dtype=dtype)  # h_{t-1} W_hh^T + b_hh, r and z rows halved
+    Hs = np.empty((T + 1, B, H), dtype=dtype)  # h_0 .. h_T
+    Hs[0] = h0
+    rgh = np.empty((B, H), dtype=dtype)
+    for t in range(T):
+        a, gh = A[t], GH[t]
+        np.matmul(Hs[t], W_hh_scaled_T, out=gh.reshape(B, G * H))
+        gh += b_hh_scaled.reshape(G, H)
+        rz = a[:, :2]
+        rz += gh[:, :2]
+        np.tanh(rz, out=rz)
+        rz *= 0.5
+        rz += 0.5  # r, z = sigma(a) = tanh(a/2)/2 + 1/2
+        r, z, n = a[:, 0], a[:, 1], a[:, 2]
+        np.multiply(r, gh[:, 2], out=rgh)
+        n += rgh
+        np.tanh(n, out=n)  # n = tanh(W_in x + b_in + r * ghn)
+        h = Hs[t + 1]
+        np.subtract(Hs[t], n, out=h)
+        h *= z
+        h += n  # h_t = n + z (h_{t-1} - n)
+    cache = {"family": FAMILY, "x": x, "params": params, "gates": A, "gh": GH, "h": Hs}
+    return Hs[1:], Hs[T].copy(), cache
+
+
+def backward(
+    dh_seq: np.ndarray, dh_T: np.ndarray | None, cache: dict
+) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """BPTT for ``forward``: ``companion.ref.gru.backward``, rearranged for speed.
+
+    Same arguments and returns: ``dh_seq`` (T, B, H); ``dh_T`` (B, H) or None; returns
+    ``(dx, dh0, grads)``. No argument is modified.
+    """
+    if not isinstance(cache, dict) or cache.get("family") != FAMILY:
+        got = cache.get("family") if isinstance(cache, dict) else type(cache).__name__
+        raise ValueError(
+            f"cache must come from companion.ref.gru_fast.forward; got a cache of {got!r}"
+        )
+    x, params, A, GH, Hs = (cache[k] for k in ("x", "params", "gates", "gh", "h"))
+    T, B, D = x.shape
+    H = Hs.shape[2]
+    dtype = x.dtype
+    dh_seq = check.float_array("dh_seq", dh_seq)
+    if dh_seq.shape != (T, B, H):
+        raise ValueError(f"dh_seq must have shape (T, B, H) = {(T, B, H)}; got {dh_seq.shape}")
+    if dh_T is not None:
+        check.state(dh_T, B, H, "dh_T")
+
+    r, z, n, ghn, h_prev = A[:, :, 0], A[:, :, 1], A[:, :, 2], GH[:, :, 2], Hs[:-1]
+    # the factors of every step at once (module docstring); Qh becomes [da_r, da_z, dghn]
+    Q_n = np.multiply(n, n)
+    np.subtract(1.0, Q_n, out=Q_n)
+    Q_n *= 1.0 - z
+    Qh = np.empty((T, B, G, H), dtype=dtype)
+    np.subtract(1.0, A[:, :, :2], out=Qh[:, :, :2])
+    Qh[:, :, :2] *= A[:, :, :2]  # r (1 - r), z (1 - z)
+    Qh[:, :, 0] *= ghn
+    Qh[:, :, 0] *= Q_n  # Q_r = Q_n ghn r (1 - r)
+    Qh[:, :, 1] *= h_prev - n  # Q_z = (h_{t-1} - n) z (1 - z)
+    np.multiply(Q_n, r, out=Qh[:, :, 2])  # Q_g = Q_n r
+
+    W_hh = params["W_hh"]
+    dH = np.empty((T, B, H), dtype=dtype)  # dh_t, every step
+    recurrent = np.empty((B, H), dtype=dtype)
+    if dh_T is None:
+        dH[T - 1] = dh_seq[T - 1]
+    else:
+        np.add(dh_seq[T - 1], dh_T, out=dH[T - 1])
+    for t in reversed(range(T)):
+        if t < T - 1:
+            np.matmul(Qh[t + 1].reshape(B, G * H), W_hh, out=recurrent)
+            np.multiply(dH[t + 1], z[t + 1], out=dH[t])
+            dH[t] += recurrent
+            dH[t] += dh_seq[t]  # dh_t = dL/dh_t + dh_{t+1} z_{t+1} + da_{t+1} W_hh
+        np.multiply(dH[t][:, None, :], Qh[t], out=Qh[t])  # da_r, da_z, dghn
+    dh0 = dH[0] * z[0] + Qh[0].reshape(B, G * H) @ W_hh
+
+    dAh = Qh.reshape(T * B, G * H)
+    dAx = np.empty((T, B, G, H), dtype=dtype)  # da_r, da_z, da_n: the input side
+    dAx[:, :, :2] = Qh[:, :, :2]
+    np.multiply(dH, Q_n, out=dAx[:, :, 2])
+    dAx = dAx.reshape(T * B, G * H)
+    grads = {
+        "W_ih": dAx.T @ x.reshape(T * B, D),
+        "W_hh": dAh.T @ h_prev.reshape(T * B, H),
+        "b_ih": dAx.sum(axis=0),
+        "b_hh": dAh.sum(axis=0),
+    }
+    dx = (dAx @ params["W_ih"]).reshape(T, B, D)
+    return dx, dh0, grads

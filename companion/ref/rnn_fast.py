@@ -1,0 +1,114 @@
+"""The Elman RNN of ``companion.ref.rnn``, rearranged for speed: same function, same gradients.
+
+Equations as in ``companion.ref.rnn``::
+
+    a_t = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh,    h_t = phi(a_t),    phi = tanh or relu
+
+Rearranged as ``companion.ref.lstm_fast`` is: every step's input projection in one product
+before the loop (A = X W_ih^T + b, X of shape (T*B, D)); one product per step in each
+direction; the weight and input gradients after the backward loop, one product each over
+all steps (dA stacks every da_t; H_prev stacks h_0..h_{T-1})::
+
+    dW_ih = dA^T X,    dW_hh = dA^T H_prev,    db = sum of the rows of dA,    dx = dA W_ih
+
+and buffers allocated once per call. The derivative of phi is read off the saved outputs,
+for all steps at once before the loop: 1 - h^2 for tanh, [h > 0] for relu.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from companion.ref import _validate as check
+from companion.ref.rnn import FAMILY as PLAIN_FAMILY
+from companion.ref.rnn import G, _nonlinearity
+
+FAMILY = "rnn_fast"
+
+
+def forward(
+    x: np.ndarray, h0: np.ndarray | None, params: dict, nonlinearity: str = "tanh"
+) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Run the RNN over a sequence: ``companion.ref.rnn.forward``, rearranged for speed.
+
+    Same arguments and returns: ``x`` (T, B, D); ``h0`` (B, H) or None for zeros;
+    ``nonlinearity`` 'tanh' or 'relu'; returns ``(h_seq, h_T, cache)``.
+    """
+    T, B, D = check.sequence(x)
+    H = check.params(params, G, D, PLAIN_FAMILY)
+    _nonlinearity(nonlinearity)  # rejects an unknown name
+    dtype = x.dtype
+    if h0 is None:
+        h0 = np.zeros((B, H), dtype=dtype)
+    check.state(h0, B, H, "h0")
+    check.same_dtype(x=x, h0=h0, **params)
+
+    W_hh_T = np.ascontiguousarray(params["W_hh"].T)
+    A = (x.reshape(T * B, D) @ params["W_ih"].T).reshape(T, B, H)
+    A += params["b_ih"] + params["b_hh"]
+    Hs = np.empty((T + 1, B, H), dtype=dtype)  # h_0 .. h_T
+    Hs[0] = h0
+    for t in range(T):
+        h = Hs[t + 1]
+        np.matmul(Hs[t], W_hh_T, out=h)
+        h += A[t]  # a_t
+        if nonlinearity == "tanh":
+            np.tanh(h, out=h)
+        else:
+            np.maximum(h, 0.0, out=h)
+    cache = {"family": FAMILY, "nonlinearity": nonlinearity, "x": x, "params": params, "h": Hs}
+    return Hs[1:], Hs[T].copy(), cache
+
+
+def backward(
+    dh_seq: np.ndarray, dh_T: np.ndarray | None, cache: dict
+) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """BPTT for ``forward``: ``companion.ref.rnn.backward``, rearranged for speed.
+
+    Same arguments and returns: ``dh_seq`` (T, B, H); ``dh_T`` (B, H) or None; returns
+    ``(dx, dh0, grads)``. No argument is modified.
+    """
+    if not isinstance(cache, dict) or cache.get("family") != FAMILY:
+        got = cache.get("family") if isinstance(cache, dict) else type(cache).__name__
+        raise ValueError(
+            f"cache must come from companion.ref.rnn_fast.forward; got a cache of {got!r}"
+        )
+    x, params, Hs = cache["x"], cache["params"], cache["h"]
+    T, B, D = x.shape
+    H = Hs.shape[2]
+    dtype = x.dtype
+    dh_seq = check.float_array("dh_seq", dh_seq)
+    if dh_seq.shape != (T, B, H):
+        raise ValueError(f"dh_seq must have shape (T, B, H) = {(T, B, H)}; got {dh_seq.shape}")
+    if dh_T is not None:
+        check.state(dh_T, B, H, "dh_T")
+
+    h = Hs[1:]
+    if cache["nonlinearity"] == "tanh":
+        dA = np.multiply(h, h)
+        np.subtract(1.0, dA, out=dA)  # phi'(a_t) = 1 - h_t^2; becomes da_t in the loop
+    else:
+        dA = (h > 0).astype(dtype)  # phi'(a_t) = [a_t > 0] = [h_t > 0]
+    W_hh = params["W_hh"]
+    dh = np.empty((B, H), dtype=dtype)
+    for t in reversed(range(T)):
+        if t < T - 1:
+            np.matmul(dA[t + 1], W_hh, out=dh)  # da_{t+1} W_hh
+            dh += dh_seq[t]
+        elif dh_T is None:
+            dh[:] = dh_seq[t]
+        else:
+            np.add(dh_seq[t], dh_T, out=dh)
+        dA[t] *= dh  # da_t = dh_t phi'(a_t)
+    dh0 = dA[0] @ W_hh
+
+    dA2 = dA.reshape(T * B, H)
+    db = dA2.sum(axis=0)
+    grads = {
+        "W_ih": dA2.T @ x.reshape(T * B, D),
+        "W_hh": dA2.T @ Hs[:-1].reshape(T * B, H),
+        "b_ih": db,
+        "b_hh": db.copy(),
+    }
+    dx = (dA2 @ params["W_ih"]).reshape(T, B, D)
+    return dx, dh0, grads
