@@ -228,12 +228,13 @@ class GRU(GRUBase):
 
     def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None, return_gates: bool = False):
         x = self._check_input(x, 3, "(T, B, D), time-major")
-        T, B, _ = x.shape
+        B = x.shape[1]
         h = self._check_state(h0, (1, B, self.hidden_size), x)[0]  # (B, H)
         ax = self.input_projection(x)  # W_ih x_t + b_ih for every t at once, (T, B, 3H)
         h_seq, gate_seq = [], []
-        for t in range(T):
-            h, gates = self.recurrence(ax[t], h)
+        # unbind, not ax[t]: backward through indexing builds a full-size zero for every step
+        for ax_t in ax.unbind(0):
+            h, gates = self.recurrence(ax_t, h)
             h_seq.append(h)
             if return_gates:
                 gate_seq.append(gates)

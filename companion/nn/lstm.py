@@ -214,13 +214,14 @@ class LSTM(LSTMBase):
         return_gates: bool = False,
     ):
         x = self._check_input(x, 3, "(T, B, D), time-major")
-        T, B, _ = x.shape
+        B = x.shape[1]
         h, c = self._check_state(state, (1, B, self.hidden_size), x)
         h, c = h[0], c[0]  # (B, H)
         ax = self.input_projection(x)  # W_ih x_t + b_ih for every t at once, (T, B, 4H)
         h_seq, c_seq, gate_seq = [], [], []
-        for t in range(T):
-            h, c, gates = self.recurrence(ax[t], h, c)
+        # unbind, not ax[t]: backward through indexing builds a full-size zero for every step
+        for ax_t in ax.unbind(0):
+            h, c, gates = self.recurrence(ax_t, h, c)
             h_seq.append(h)
             if return_gates:
                 c_seq.append(c)

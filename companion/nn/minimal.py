@@ -53,8 +53,8 @@ def linear_scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None
     """
     h = torch.zeros_like(b[0]) if h0 is None else h0
     out = []
-    for t in range(a.shape[0]):
-        h = a[t] * h + b[t]
+    for a_t, b_t in zip(a.unbind(0), b.unbind(0), strict=True):
+        h = a_t * h + b_t
         out.append(h)
     return torch.stack(out)
 

@@ -179,18 +179,18 @@ class FullGateRecurrenceLSTM(LSTM):
 
     def forward(self, x, state=None, return_gates=False):
         x = self._check_input(x, 3, "(T, B, D), time-major")
-        T, B, _ = x.shape
+        B = x.shape[1]
         H = self.hidden_size
         h, c = self._check_state(state, (1, B, H), x)
         h, c = h[0], c[0]  # (B, H)
         u = x.new_zeros(B, 3 * H)  # i, f, o of the previous step
         ax = self.input_projection(x)  # (T, B, 4H)
         h_seq, c_seq, gate_seq = [], [], []
-        for t in range(T):
+        for ax_t in ax.unbind(0):
             r = F.linear(u, self.weight_gate_l0)  # R u_{t-1}, (B, 3H)
             r_i, r_f, r_o = r.chunk(3, dim=-1)
             zero = torch.zeros_like(r_i)
-            ax_t = ax[t] + torch.cat([r_i, r_f, zero, r_o], dim=-1)  # no change to g
+            ax_t = ax_t + torch.cat([r_i, r_f, zero, r_o], dim=-1)  # no change to g
             h, c, gates = self.recurrence(ax_t, h, c)
             u = torch.cat([gates["i"], gates["f"], gates["o"]], dim=-1)
             h_seq.append(h)
