@@ -1,0 +1,325 @@
+"""Time the recurrent layers' forward + full backward pass: numpy against torch.
+
+Run ``python -m companion.bench`` (``--help`` for the options). For each family (LSTM, GRU,
+and with ``--family rnn`` the Elman RNN) and each size (B, T, D, H) it times, in one process
+and interleaved (one call of each implementation per round, so that a slow spell of the
+machine hits all of them alike):
+
+- ``numpy``: the plain reference path, ``companion.ref.lstm`` (``gru``, ``rnn``);
+- ``numpy fast``: the rearranged path, ``companion.ref.lstm_fast`` (``gru_fast``, ``rnn_fast``);
+- ``torch eqs``: the torch module written from the equations, ``companion.nn.LSTM`` (``GRU``);
+- ``torch.nn``: ``torch.nn.LSTM`` (``GRU``, ``RNN``), the library's own kernel;
+- ``matmul only``: the matrix products of the fast path and nothing else, a lower bound on
+  its time.
+
+Each call is a forward pass over the sequence and a backward pass from a fixed gradient of
+every output h_t to every input and parameter. It prints the median of each, its ratio to
+``torch.nn``, the achieved GFLOP/s and the fraction of the machine's float32 matrix-product
+throughput (measured here as the best of a few 1024 x 1024 products). The flop count is that
+of the matrix products: a layer with G blocks (G = 4 for the LSTM, 3 for the GRU, 1 for the
+RNN) does 2 G H (D + H) flops per sample and step forward and twice that backward, so
+6 G H (D + H) in all: 24 H (D + H) for the LSTM, 18 H (D + H) for the GRU.
+
+One thread by default: for these sizes one thread is faster than two on a 2-core machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from companion.ref import gru, gru_fast, lstm, lstm_fast, rnn, rnn_fast
+
+#: (B, T, D, H): a mid-sized batch, a single long sequence, a large layer
+SIZES: tuple[tuple[int, int, int, int], ...] = (
+    (32, 100, 64, 128),
+    (1, 500, 32, 64),
+    (128, 50, 128, 256),
+)
+BLOCKS = {"lstm": 4, "gru": 3, "rnn": 1}
+IMPLEMENTATIONS = ("numpy", "numpy fast", "torch eqs", "torch.nn", "matmul only")
+_REF = {"lstm": (lstm, lstm_fast), "gru": (gru, gru_fast), "rnn": (rnn, rnn_fast)}
+
+
+def flops(family: str, B: int, T: int, D: int, H: int) -> int:
+    """Flops of the matrix products of forward + backward: 6 G H (D + H) per sample and step."""
+    if family not in BLOCKS:
+        raise ValueError(f"family must be one of {sorted(BLOCKS)}; got {family!r}")
+    return 6 * BLOCKS[family] * H * (D + H) * B * T
+
+
+def _check_size(size: object) -> tuple[int, int, int, int]:
+    if (
+        not isinstance(size, tuple | list)
+        or len(size) != 4
+        or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in size)
+    ):
+        raise ValueError(f"a size must be four positive integers (B, T, D, H); got {size!r}")
+    return tuple(size)
+
+
+def _median_time(fn: Callable[[], object], repeats: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def matmul_peak(n: int = 1024, repeats: int = 5) -> float:
+    """The machine's float32 matrix-product throughput in GFLOP/s: the best of ``repeats``
+    products of two n x n matrices (2 n^3 flops each), with the current thread limit."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n)).astype(np.float32)
+    b = rng.standard_normal((n, n)).astype(np.float32)
+    out = np.empty((n, n), dtype=np.float32)
+    np.matmul(a, b, out=out)
+    best = min(_time_once(lambda: np.matmul(a, b, out=out)) for _ in range(repeats))
+    return 2 * n**3 / best / 1e9
+
+
+def _time_once(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def matmul_only(family: str, B: int, T: int, D: int, H: int) -> Callable[[], None]:
+    """A function that does the fast path's matrix products, with its shapes, and nothing else.
+
+    Forward: X W_ih^T over all steps, then h_{t-1} W_hh^T per step; backward: da_t W_hh per
+    step, then dA^T X, dA^T H_prev and dA W_ih over all steps. Outputs are written into
+    buffers allocated here, so the function measures the products alone.
+    """
+    GH = BLOCKS[family] * H
+    rng = np.random.default_rng(0)
+    f32 = lambda *shape: rng.standard_normal(shape).astype(np.float32)  # noqa: E731
+    X, Hp, dA = f32(T * B, D), f32(T * B, H), f32(T * B, GH)
+    W_ih, W_hh, W_hh_T = f32(GH, D), f32(GH, H), f32(H, GH)
+    A, gh, dh = np.empty((T * B, GH), np.float32), np.empty((B, GH), np.float32), f32(B, H)
+    dW_ih, dW_hh, dx = f32(GH, D), f32(GH, H), f32(T * B, D)
+    h_rows, da_rows = Hp.reshape(T, B, H), dA.reshape(T, B, GH)
+
+    def run() -> None:
+        np.matmul(X, W_ih.T, out=A)
+        for t in range(T):
+            np.matmul(h_rows[t], W_hh_T, out=gh)
+        for t in range(T):
+            np.matmul(da_rows[t], W_hh, out=dh)
+        np.matmul(dA.T, X, out=dW_ih)
+        np.matmul(dA.T, Hp, out=dW_hh)
+        np.matmul(dA, W_ih, out=dx)
+
+    return run
+
+
+def _numpy_call(module, x, params, dh_seq) -> Callable[[], None]:
+    def run() -> None:
+        _, _, cache = module.forward(x, None, params)
+        module.backward(dh_seq, None, cache)
+
+    return run
+
+
+def _torch_call(module, x, dh_seq) -> Callable[[], None]:
+    import torch
+
+    xt = torch.from_numpy(x).requires_grad_(True)
+    dht = torch.from_numpy(dh_seq)
+
+    def run() -> None:
+        xt.grad = None
+        module.zero_grad(set_to_none=True)
+        h_seq = module(xt)[0]
+        h_seq.backward(dht)
+
+    return run
+
+
+def implementations(family: str, size: Sequence[int], seed: int = 0) -> dict[str, Callable]:
+    """The functions timed for one family and size, keyed by the names of ``IMPLEMENTATIONS``
+    (no ``torch eqs`` for the RNN, which has no module written from the equations here).
+
+    All of them start from the same float32 weights, input and output gradient.
+    """
+    import torch
+
+    from companion import nn as cnn
+    from companion.interop import params_to_torch
+
+    B, T, D, H = _check_size(size)
+    if family not in BLOCKS:
+        raise ValueError(f"family must be one of {sorted(BLOCKS)}; got {family!r}")
+    plain, fast = _REF[family]
+    rng = np.random.default_rng(seed)
+    params = plain.init_params(D, H, rng, dtype=np.float32)
+    x = rng.standard_normal((T, B, D)).astype(np.float32)
+    dh_seq = rng.standard_normal((T, B, H)).astype(np.float32)
+    library = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[family](D, H)
+    params_to_torch(params, library)
+    fns = {
+        "numpy": _numpy_call(plain, x, params, dh_seq),
+        "numpy fast": _numpy_call(fast, x, params, dh_seq),
+    }
+    if family != "rnn":
+        eqs = {"lstm": cnn.LSTM, "gru": cnn.GRU}[family](D, H)
+        eqs.load_state_dict(library.state_dict())
+        fns["torch eqs"] = _torch_call(eqs, x, dh_seq)
+    fns["torch.nn"] = _torch_call(library, x, dh_seq)
+    fns["matmul only"] = matmul_only(family, B, T, D, H)
+    return fns
+
+
+@dataclass(frozen=True)
+class Timing:
+    """The median time of one implementation on one family and size."""
+
+    family: str
+    size: tuple[int, int, int, int]
+    implementation: str
+    seconds: float
+    gflops: float  # achieved: the flops of the matrix products over the median time
+    peak_fraction: float  # gflops over the machine's measured matrix-product throughput
+
+
+def run(
+    families: Sequence[str] = ("lstm", "gru"),
+    sizes: Sequence[Sequence[int]] = SIZES,
+    repeats: int = 15,
+    threads: int = 1,
+    peak: float | None = None,
+) -> tuple[list[Timing], float]:
+    """Time every implementation on every family and size; returns ``(timings, peak)``.
+
+    Implementations are interleaved: each of ``repeats`` rounds calls each once (after one
+    warm-up call each), and the median of the rounds is kept. ``peak`` is the machine's
+    float32 matrix-product throughput in GFLOP/s, measured by ``matmul_peak`` when None.
+    """
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    if not isinstance(repeats, int) or repeats < 1:
+        raise ValueError(f"repeats must be a positive integer; got {repeats!r}")
+    if not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads must be a positive integer; got {threads!r}")
+    for family in families:
+        if family not in BLOCKS:
+            raise ValueError(f"family must be one of {sorted(BLOCKS)}; got {family!r}")
+    sizes = [_check_size(s) for s in sizes]
+    torch_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    timings = []
+    try:
+        with threadpool_limits(limits=threads):
+            peak = matmul_peak() if peak is None else peak
+            for family in families:
+                for size in sizes:
+                    fns = implementations(family, size)
+                    for fn in fns.values():
+                        fn()  # warm-up
+                    times = {name: [] for name in fns}
+                    for _ in range(repeats):
+                        for name, fn in fns.items():
+                            times[name].append(_time_once(fn))
+                    work = flops(family, *size) / 1e9
+                    for name, ts in times.items():
+                        seconds = statistics.median(ts)
+                        timings.append(
+                            Timing(
+                                family, size, name, seconds, work / seconds, work / seconds / peak
+                            )
+                        )
+    finally:
+        torch.set_num_threads(torch_threads)
+    return timings, peak
+
+
+def table(timings: Sequence[Timing]):
+    """The timings as a pandas DataFrame, one row per family, size and implementation, with
+    the median in milliseconds, the ratio to ``torch.nn`` of the same family and size, the
+    GFLOP/s and the fraction of the matrix-product peak."""
+    import pandas as pd
+
+    rows = []
+    reference = {(t.family, t.size): t.seconds for t in timings if t.implementation == "torch.nn"}
+    for t in timings:
+        rows.append(
+            {
+                "family": t.family.upper(),
+                "B, T, D, H": ", ".join(map(str, t.size)),
+                "implementation": t.implementation,
+                "ms": 1e3 * t.seconds,
+                "vs torch.nn": t.seconds / reference[(t.family, t.size)],
+                "GFLOP/s": t.gflops,
+                "of peak": t.peak_fraction,
+            }
+        )
+    return pd.DataFrame(rows).set_index(["family", "B, T, D, H", "implementation"])
+
+
+def ratio(timings: Sequence[Timing], family: str, size, numerator: str, denominator: str) -> float:
+    """Median time of ``numerator`` over that of ``denominator`` for one family and size."""
+    by_name = {
+        t.implementation: t.seconds for t in timings if t.family == family and t.size == tuple(size)
+    }
+    for name in (numerator, denominator):
+        if name not in by_name:
+            raise KeyError(
+                f"no timing of {name!r} for {family} at {tuple(size)}; have {sorted(by_name)}"
+            )
+    return by_name[numerator] / by_name[denominator]
+
+
+def summary(timings: Sequence[Timing]) -> list[str]:
+    """One line per family and size: the fast path against torch.nn, the plain path and the
+    matrix-product-only bound (the fraction of its time spent in matrix products, at best)."""
+    lines = []
+    for family, size in dict.fromkeys((t.family, t.size) for t in timings):
+        vs_torch = ratio(timings, family, size, "numpy fast", "torch.nn")
+        speedup = ratio(timings, family, size, "numpy", "numpy fast")
+        bound = ratio(timings, family, size, "matmul only", "numpy fast")
+        lines.append(
+            f"{family.upper():4s} {size}: numpy fast {vs_torch:.2f} x torch.nn, "
+            f"{speedup:.2f} x faster than numpy, matmul-only bound at {bound:.0%} of its time"
+        )
+    return lines
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m companion.bench",
+        description="Time forward + backward of the numpy and torch recurrent layers.",
+    )
+    parser.add_argument("--family", nargs="+", choices=sorted(BLOCKS), default=["lstm", "gru"])
+    parser.add_argument("--repeats", type=int, default=15, help="timed rounds (default 15)")
+    parser.add_argument("--threads", type=int, default=1, help="BLAS and torch threads (default 1)")
+    parser.add_argument(
+        "--size",
+        nargs=4,
+        type=int,
+        action="append",
+        metavar=("B", "T", "D", "H"),
+        help="a size to time (repeat the flag for several); default the three standard sizes",
+    )
+    args = parser.parse_args(argv)
+    timings, peak = run(args.family, args.size or SIZES, args.repeats, args.threads)
+    import pandas as pd
+
+    with pd.option_context("display.width", 120, "display.max_rows", None):
+        print(f"float32, {args.threads} thread(s), median of {args.repeats} interleaved rounds")
+        print(f"matrix-product peak: {peak:.0f} GFLOP/s (1024 x 1024 x 1024)\n")
+        print(table(timings).to_string(float_format=lambda v: f"{v:.2f}"))
+        print()
+        print("\n".join(summary(timings)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
