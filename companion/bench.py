@@ -85,6 +85,20 @@ def matmul_peak(n: int = 1024, repeats: int = 5) -> float:
     return 2 * n**3 / best / 1e9
 
 
+def blas_kernels() -> str:
+    """The BLAS library numpy uses and the kernels it chose for this CPU, e.g. 'openblas
+    0.3.31 (Haswell kernels)': OpenBLAS picks its kernels by CPU model at start-up."""
+    from threadpoolctl import threadpool_info
+
+    blas = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+    blas.sort(key=lambda i: "numpy" not in i.get("filepath", ""))  # numpy's own first
+    for info in blas:
+        arch = info.get("architecture")
+        name = f"{info.get('internal_api')} {info.get('version')}"
+        return f"{name} ({arch} kernels)" if arch else name
+    return "unknown"
+
+
 def _time_once(fn: Callable[[], object]) -> float:
     start = time.perf_counter()
     fn()
@@ -314,6 +328,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     with pd.option_context("display.width", 120, "display.max_rows", None):
         print(f"float32, {args.threads} thread(s), median of {args.repeats} interleaved rounds")
+        print(f"numpy's BLAS: {blas_kernels()}")
         print(f"matrix-product peak: {peak:.0f} GFLOP/s (1024 x 1024 x 1024)\n")
         print(table(timings).to_string(float_format=lambda v: f"{v:.2f}"))
         print()
