@@ -154,3 +154,21 @@ def test_rnn_fast_rejects_an_unknown_nonlinearity():
     rng, x, state0, params = _problem(rnn, (2, 1, 1, 2))
     with pytest.raises(ValueError, match="tanh"):
         rnn_fast.forward(x, state0, params, nonlinearity="sigmoid")
+
+
+@pytest.mark.parametrize("fast", [lstm_fast, gru_fast], ids=["lstm", "gru"])
+@pytest.mark.parametrize("threshold", [1, 10**9], ids=["step-by-step", "all-at-once"])
+def test_both_places_of_the_backward_factors_give_the_plain_gradients(fast, threshold, monkeypatch):
+    """The factors computed inside the loop (large B * H) or before it (small) agree."""
+    plain = lstm if fast is lstm_fast else gru
+    monkeypatch.setattr(fast, "STEP_BY_STEP_MIN", threshold)
+    rng, x, state0, params = _problem(plain, (6, 3, 2, 4))
+    errors = check_layer(fast, x, state0, params, rng)
+    assert max(errors.values()) < 1e-7
+    h_seq, state_T, _ = plain.forward(x, state0, params)
+    dh_seq = rng.standard_normal(h_seq.shape)
+    dstate_T = _gradients_in(plain, state_T, rng)
+    want = _run(plain, x, state0, params, dh_seq, dstate_T)[1]
+    got = _run(fast, x, state0, params, dh_seq, dstate_T)[1]
+    for w, g in zip(want, got, strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)

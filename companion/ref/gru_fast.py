@@ -22,8 +22,10 @@ reaching h_t, every gradient of step t is dh_t times a factor that the forward p
     dghn  = dh_t Q_g,     Q_g = Q_n r
     dh_{t-1} = dh_t z + [da_r, da_z, dghn] W_hh
 
-So the factors are computed for all steps at once before the loop, and the loop holds only the
-recurrence for dh_t: one product by W_hh and three element-wise operations per step.
+So the loop holds only the recurrence for dh_t (one product by W_hh and three element-wise
+operations per step) and the products by the factors. The factors are computed for all steps
+at once before the loop for small B * H and inside it for large B * H (``STEP_BY_STEP_MIN``),
+as in ``companion.ref.lstm_fast``.
 """
 
 from __future__ import annotations
@@ -35,6 +37,34 @@ from companion.ref.gru import FAMILY as PLAIN_FAMILY
 from companion.ref.gru import G
 
 FAMILY = "gru_fast"
+
+
+#: From this many elements per step (B * H) on, the backward pass computes each step's factors
+#: inside its loop, while that step's values are in the cache; below it, for all steps at once
+#: before the loop, which makes fewer calls (as in ``companion.ref.lstm_fast``).
+STEP_BY_STEP_MIN = 8192
+
+
+def _factors(gates, ghn, h_prev, Qh, Q_n) -> None:
+    """Write the backward factors (module docstring) of one step or of all steps at once.
+
+    ``gates`` (..., 3, H) holds r, z, n; ``ghn`` and ``h_prev`` (..., H); fills ``Qh``
+    (..., 3, H) with Q_r, Q_z, Q_g and ``Q_n`` (..., H).
+    """
+    r, z, n = (gates[..., k, :] for k in range(G))
+    scratch = Qh[..., 2, :]  # free until Q_g is written last
+    np.multiply(n, n, out=Q_n)
+    np.subtract(1.0, Q_n, out=Q_n)
+    np.subtract(1.0, z, out=scratch)
+    Q_n *= scratch  # Q_n = (1 - z)(1 - n^2)
+    rz = Qh[..., :2, :]
+    np.subtract(1.0, gates[..., :2, :], out=rz)
+    rz *= gates[..., :2, :]  # r (1 - r), z (1 - z)
+    np.subtract(h_prev, n, out=scratch)
+    Qh[..., 1, :] *= scratch  # Q_z = (h_{t-1} - n) z (1 - z)
+    Qh[..., 0, :] *= ghn
+    Qh[..., 0, :] *= Q_n  # Q_r = Q_n ghn r (1 - r)
+    np.multiply(Q_n, r, out=Qh[..., 2, :])  # Q_g = Q_n r
 
 
 def forward(
@@ -111,18 +141,12 @@ def backward(
     if dh_T is not None:
         check.state(dh_T, B, H, "dh_T")
 
-    r, z, n, ghn, h_prev = A[:, :, 0], A[:, :, 1], A[:, :, 2], GH[:, :, 2], Hs[:-1]
-    # the factors of every step at once (module docstring); Qh becomes [da_r, da_z, dghn]
-    Q_n = np.multiply(n, n)
-    np.subtract(1.0, Q_n, out=Q_n)
-    Q_n *= 1.0 - z
-    Qh = np.empty((T, B, G, H), dtype=dtype)
-    np.subtract(1.0, A[:, :, :2], out=Qh[:, :, :2])
-    Qh[:, :, :2] *= A[:, :, :2]  # r (1 - r), z (1 - z)
-    Qh[:, :, 0] *= ghn
-    Qh[:, :, 0] *= Q_n  # Q_r = Q_n ghn r (1 - r)
-    Qh[:, :, 1] *= h_prev - n  # Q_z = (h_{t-1} - n) z (1 - z)
-    np.multiply(Q_n, r, out=Qh[:, :, 2])  # Q_g = Q_n r
+    z, h_prev = A[:, :, 1], Hs[:-1]
+    Qh = np.empty((T, B, G, H), dtype=dtype)  # Q_r, Q_z, Q_g; [da_r, da_z, dghn] in the loop
+    Q_n = np.empty((T, B, H), dtype=dtype)
+    step_by_step = B * H >= STEP_BY_STEP_MIN
+    if not step_by_step:  # every step's factors at once
+        _factors(A, GH[:, :, 2], h_prev, Qh, Q_n)
 
     W_hh = params["W_hh"]
     dH = np.empty((T, B, H), dtype=dtype)  # dh_t, every step
@@ -132,6 +156,8 @@ def backward(
     else:
         np.add(dh_seq[T - 1], dh_T, out=dH[T - 1])
     for t in reversed(range(T)):
+        if step_by_step:
+            _factors(A[t], GH[t, :, 2], h_prev[t], Qh[t], Q_n[t])
         if t < T - 1:
             np.matmul(Qh[t + 1].reshape(B, G * H), W_hh, out=recurrent)
             np.multiply(dH[t + 1], z[t + 1], out=dH[t])
