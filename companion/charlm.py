@@ -1,6 +1,8 @@
 """A character-level language model in numpy, trained by truncated BPTT with Adam.
 
-The model is the chapter's own Elman RNN (``companion.ref.rnn``) with a linear readout
+The model is the chapter's own Elman RNN (``companion.ref.rnn``, run through
+``companion.ref.rnn_fast``, which computes the same function and gradients in a faster order)
+with a linear readout
 (``companion.ref.readout``) over a vocabulary of V characters. For a one-hot input x_t::
 
     h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)     W_ih (H, V), W_hh (H, H)
@@ -8,8 +10,8 @@ The model is the chapter's own Elman RNN (``companion.ref.rnn``) with a linear r
     L   = -(1 / TB) sum_{t,b} log softmax(o_t)[y_t]        y_t = x_{t+1}, nats per character
 
 With one-hot inputs, W_ih x_t is a column of W_ih (``x[t] @ W_ih.T`` is a row lookup of
-``W_ih.T``); the code still builds the (T, B, V) one-hot array so that ``rnn.forward`` and
-``rnn.backward`` are used unchanged, which for V ~ 100 costs little.
+``W_ih.T``); the code still builds the (T, B, V) one-hot array so that the layer's
+``forward`` and ``backward`` are used unchanged, which for V ~ 100 costs little.
 
 Truncated BPTT: training reads the corpus as B parallel streams in windows of T characters
 (``companion.corpus.stream_batches``). Each window starts from the hidden state the previous
@@ -36,7 +38,7 @@ with warnings.catch_warnings():
 from companion.clip import clip_by_global_norm, global_norm
 from companion.corpus import Corpus, Vocab, stream_batches
 from companion.optim import Adam
-from companion.ref import readout, rnn
+from companion.ref import readout, rnn, rnn_fast
 
 PARAM_NAMES = ("W_ih", "W_hh", "b_ih", "b_hh", "W_hq", "b_q")
 
@@ -45,12 +47,13 @@ PARAM_NAMES = ("W_ih", "W_hh", "b_ih", "b_hh", "W_hq", "b_q")
 class Config:
     """Recommended settings for the chapter: float32, one thread, about a minute.
 
-    Measured with ``companion.setup(seed=0)`` (one thread) on an x86-64 VM, CPython 3.11.7,
-    numpy 2.4 with OpenBLAS: ``train`` took 54 s (about 6.5 ms per step, 0.3 s per held-out
-    evaluation). Held-out perplexity went from 99.5 (untrained) to 4.78, i.e. 1.56 nats or
-    2.26 bits per character, against 22.5 for the add-one unigram; training perplexity over
-    the last 500 steps was 3.8. Along the way: 6.4 after 1000 steps, 5.6 after 2000.
-    The numbers shift a little with the Python version (the corpus files differ) and the CPU.
+    Measured with ``companion.setup(seed=0)`` (one thread) on a 2-core AMD EPYC VM, CPython
+    3.11.7, numpy 2.4 with OpenBLAS, the hidden layer through ``companion.ref.rnn_fast``:
+    ``train`` took 55 s (about 7 ms per step, held-out evaluations included; 72 s with the
+    plain ``companion.ref.rnn``). Held-out perplexity went from 99.5 (untrained) to 4.74, i.e.
+    1.56 nats or 2.24 bits per character, against 22.5 for the add-one unigram; training
+    perplexity over the last 500 steps was 3.75. The numbers shift a little with the Python
+    version (the corpus files differ) and the CPU.
     """
 
     H: int = 128  # hidden size
@@ -152,11 +155,11 @@ def loss_and_grads(
     V, H = _check_params(params)
     _check_window(x_ids, y_ids, V)
     x = one_hot(x_ids, V, params["W_ih"].dtype)  # (T, B, V)
-    h_seq, h_T, cache = rnn.forward(x, h0, params)  # (T, B, H)
+    h_seq, h_T, cache = rnn_fast.forward(x, h0, params)  # (T, B, H)
     logits, out_cache = readout.forward(h_seq, params["W_hq"], params["b_q"])  # (T, B, V)
     loss, dlogits = readout.softmax_cross_entropy(logits, y_ids)
     dh_seq, grads = readout.backward(dlogits, out_cache)
-    _, _, rnn_grads = rnn.backward(dh_seq, None, cache)  # dh0 dropped: truncated BPTT
+    _, _, rnn_grads = rnn_fast.backward(dh_seq, None, cache)  # dh0 dropped: truncated BPTT
     return loss, rnn_grads | grads, h_T
 
 
@@ -192,7 +195,7 @@ def evaluate(params: dict[str, np.ndarray], ids: np.ndarray, B: int = 32, T: int
     total = 0.0
     for s in range(0, L, T):
         x_ids, y_ids = x_all[:, s : s + T].T, y_all[:, s : s + T].T  # (T, B), last one shorter
-        h_seq, h, _ = rnn.forward(one_hot(x_ids, V, dtype), h, params)
+        h_seq, h, _ = rnn_fast.forward(one_hot(x_ids, V, dtype), h, params)
         logits, _ = readout.forward(h_seq, params["W_hq"], params["b_q"])  # (T, B, V)
         logp = readout.log_softmax(logits)
         total -= float(np.take_along_axis(logp, y_ids[..., None], axis=-1).sum(dtype=np.float64))
