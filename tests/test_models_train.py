@@ -128,3 +128,151 @@ def test_losses_for_the_tasks():
 def test_bad_input(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+# --- validation, early stopping, best weights -------------------------------------------------
+
+
+class Scripted:
+    """A validation function that returns the given scores in turn and keeps a copy of the
+    weights it was shown, and whether the model was in eval mode, at each call."""
+
+    def __init__(self, scores):
+        self.scores, self.weights, self.eval_mode = list(scores), [], []
+
+    def __call__(self, model):
+        self.weights.append([p.detach().clone() for p in model.parameters()])
+        self.eval_mode.append(not model.training)
+        return self.scores[len(self.weights) - 1]
+
+
+def _fit(steps, validation, seed=0, **kwargs):
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    model = SequenceModel(2, 8, 1)
+    hist = train.train(
+        model,
+        lambda: tasks.adding_problem(4, 8, rng),
+        train.mse,
+        steps,
+        lr=1e-2,
+        progress=False,
+        validation=validation,
+        **kwargs,
+    )
+    return model, hist
+
+
+def test_early_stopping_stops_when_the_patience_runs_out():
+    # best at the 2nd validation (step 20), then 3 validations without a new best: stop at 50
+    score = Scripted([5.0, 1.0, 2.0, 1.0, 3.0, 0.5, 0.1])
+    _, hist = _fit(200, score, eval_every=10, patience=3)
+    assert hist.stopped_early
+    assert len(hist.loss) == len(hist.grad_norm) == 50  # training really stopped
+    assert hist.val_step == [10, 20, 30, 40, 50] and hist.val_loss == [5.0, 1.0, 2.0, 1.0, 3.0]
+    assert hist.best_step == 20 and hist.best_val_loss == 1.0  # a tie is not an improvement
+
+
+def test_early_stopping_on_validation_data_that_training_makes_worse():
+    # validation targets negated: the better the model fits the adding problem, the worse it
+    # scores, so the patience runs out long before the 1,000 steps
+    x, y = tasks.adding_problem(4, 256, np.random.default_rng(7))
+    anti = (x, -y)
+    model, hist = _fit(1000, anti, eval_every=10, patience=3)
+    assert hist.stopped_early and len(hist.loss) < 1000
+    assert len(hist.val_loss) == len(hist.loss) // 10
+    assert hist.best_val_loss == min(hist.val_loss) < hist.val_loss[-1]
+    # the model leaves with the weights of the best validation, not the last
+    assert train.evaluate(model, anti, train.mse) == pytest.approx(hist.best_val_loss)
+
+
+def test_a_new_best_resets_the_patience():
+    score = Scripted([3.0, 4.0, 2.0, 5.0, 1.0, 6.0, 7.0, 8.0])
+    _, hist = _fit(80, score, eval_every=10, patience=2)
+    assert len(hist.loss) == 70 and hist.stopped_early
+    assert hist.best_step == 50 and hist.best_val_loss == 1.0
+
+
+def test_without_patience_every_step_runs_and_the_last_step_is_validated():
+    score = Scripted([3.0, 2.0, 1.0])
+    _, hist = _fit(25, score, eval_every=10)
+    assert len(hist.loss) == 25 and not hist.stopped_early
+    assert hist.val_step == [10, 20, 25] and hist.best_step == 25
+
+
+def test_the_best_weights_are_restored():
+    score = Scripted([2.0, 0.5, 1.0, 3.0])
+    model, hist = _fit(40, score, eval_every=10)
+    assert hist.best_step == 20
+    for p, best, last in zip(model.parameters(), score.weights[1], score.weights[-1], strict=True):
+        torch.testing.assert_close(p.detach(), best, rtol=0, atol=0)
+        assert not torch.equal(best, last)  # so the check above can tell them apart
+    # restore_best=False keeps the weights of the last step
+    score = Scripted([2.0, 0.5, 1.0, 3.0])
+    model, _ = _fit(40, score, eval_every=10, restore_best=False)
+    for p, last in zip(model.parameters(), score.weights[-1], strict=True):
+        torch.testing.assert_close(p.detach(), last, rtol=0, atol=0)
+
+
+def test_validation_batch_is_scored_with_the_loss_in_eval_mode():
+    val = tasks.adding_problem(4, 256, np.random.default_rng(99))
+    model, hist = _fit(60, val, eval_every=20)
+    assert hist.val_step == [20, 40, 60]
+    assert hist.best_val_loss == min(hist.val_loss) < hist.val_loss[0]  # training helped
+    assert train.evaluate(model, val, train.mse) == pytest.approx(hist.best_val_loss)
+
+    # a model with dropout is scored in eval mode and handed back in training mode
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        SequenceModel(2, 8, 8), torch.nn.Dropout(0.5), torch.nn.Linear(8, 1)
+    )
+    score = Scripted([1.0, 1.0])
+    rng = np.random.default_rng(0)
+    batch = lambda: tasks.adding_problem(4, 8, rng)  # noqa: E731
+    train.train(model, batch, train.mse, 20, validation=score, eval_every=10, progress=False)
+    assert score.eval_mode == [True, True] and model.training
+
+
+def test_validation_does_not_change_the_training_run():
+    _, plain = _fit(50, None)
+    val = tasks.adding_problem(4, 64, np.random.default_rng(5))
+    _, watched = _fit(50, val, eval_every=10, restore_best=False)
+    assert plain.loss == watched.loss and plain.grad_norm == watched.grad_norm
+    assert plain.val_loss == [] and plain.best_step is None
+
+
+def test_non_finite_scores_are_never_the_best():
+    model, hist = _fit(100, lambda m: float("nan"), eval_every=10, patience=2)
+    assert hist.stopped_early and len(hist.loss) == 20
+    assert hist.best_step is None and hist.best_val_loss is None  # the last weights are kept
+    score = Scripted([float("inf"), 2.0, float("nan"), 3.0])
+    _, hist = _fit(40, score, eval_every=10)
+    assert hist.best_step == 20 and hist.best_val_loss == 2.0
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"validation": 5}, TypeError, r"batch \(x, \*targets\).*function model -> float.*int"),
+        ({"validation": SequenceModel(2, 4, 1)}, TypeError, "SequenceModel"),
+        ({"validation": (np.ones((3, 2, 2)),)}, ValueError, r"\(x, \*targets\).*length 1"),
+        ({"validation": lambda m: "low"}, TypeError, "must return a number; got str"),
+        ({"eval_every": 0}, ValueError, "eval_every must be a positive integer; got 0"),
+        ({"validation": lambda m: 1.0, "patience": 0}, ValueError, "patience must be None or"),
+        ({"validation": lambda m: 1.0, "patience": 2.5}, ValueError, "positive integer.*2.5"),
+        ({"patience": 3}, ValueError, "patience needs validation"),
+        ({"validation": lambda m: 1.0, "restore_best": "yes"}, TypeError, "True or False"),
+    ],
+)
+def test_bad_validation_arguments(kwargs, error, match):
+    rng = np.random.default_rng(0)
+    with pytest.raises(error, match=match):
+        train.train(
+            SequenceModel(2, 4, 1),
+            lambda: tasks.adding_problem(4, 2, rng),
+            train.mse,
+            10,
+            eval_every=kwargs.pop("eval_every", 5),
+            progress=False,
+            **kwargs,
+        )
