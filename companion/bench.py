@@ -35,7 +35,7 @@ import numpy as np
 
 from companion.ref import gru, gru_fast, lstm, lstm_fast, rnn, rnn_fast
 
-#: (B, T, D, H): a mid-sized batch, a single long sequence, a large layer
+#: The three standard sizes (B, T, D, H), a mid-sized batch, one long sequence and a large layer
 SIZES: tuple[tuple[int, int, int, int], ...] = (
     (32, 100, 64, 128),
     (1, 500, 32, 64),
