@@ -292,16 +292,17 @@ def ratio(timings: Sequence[Timing], family: str, size, numerator: str, denomina
 
 
 def summary(timings: Sequence[Timing]) -> list[str]:
-    """One line per family and size: the fast path against torch.nn, the plain path and the
-    matrix-product-only bound (the fraction of its time spent in matrix products, at best)."""
+    """One line per family and size: fast numpy's time over torch.nn's and plain numpy's over
+    fast numpy's, and the share of fast numpy's time that its matrix products alone take."""
     lines = []
     for family, size in dict.fromkeys((t.family, t.size) for t in timings):
         vs_torch = ratio(timings, family, size, "numpy fast", "torch.nn")
         speedup = ratio(timings, family, size, "numpy", "numpy fast")
         bound = ratio(timings, family, size, "matmul only", "numpy fast")
+        where = ", ".join(map(str, size))
         lines.append(
-            f"{family.upper():4s} {size}: numpy fast {vs_torch:.2f} x torch.nn, "
-            f"{speedup:.2f} x faster than numpy, matmul-only bound at {bound:.0%} of its time"
+            f"{family.upper():4s} {where:<17} fast/torch.nn {vs_torch:5.2f}   "
+            f"plain/fast {speedup:5.2f}   products/fast {bound:4.0%}"
         )
     return lines
 
@@ -332,6 +333,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"matrix-product peak: {peak:.0f} GFLOP/s (1024 x 1024 x 1024)\n")
         print(table(timings).to_string(float_format=lambda v: f"{v:.2f}"))
         print()
+        print("fast/torch.nn: numpy fast's time over torch.nn's; plain/fast: plain numpy's over")
+        print("numpy fast's; products/fast: the share of numpy fast's time its products take\n")
         print("\n".join(summary(timings)))
     return 0
 
