@@ -1,5 +1,6 @@
 """The torch GRU written from the equations loads torch.nn.GRU's weights and matches it."""
 
+import _torch_parity as parity
 import numpy as np
 import pytest
 import torch
@@ -7,68 +8,20 @@ import torch
 from companion.nn import GRU, GRUCell
 from companion.ref import gru
 
-SHAPES = [(1, 1, 1, 1), (1, 2, 3, 4), (5, 3, 2, 1), (8, 2, 3, 5)]  # (T, B, D, H)
-ids = lambda s: "T{}-B{}-D{}-H{}".format(*s)  # noqa: E731
-CLOSE = {"rtol": 1e-6, "atol": 1e-12}
 
-
-def _pair(shape, seed=0):
-    T, B, D, H = shape
-    torch.manual_seed(seed)
-    theirs = torch.nn.GRU(D, H).double()
-    ours = GRU(D, H, dtype=torch.float64)
-    ours.load_state_dict(theirs.state_dict())
-    return ours, theirs
-
-
-def _run(module, x, h0, w_seq, w_h):
-    x = x.clone().requires_grad_(True)
-    h0 = h0.clone().requires_grad_(True)
-    out, h_n = module(x, h0)
-    ((out * w_seq).sum() + (h_n * w_h).sum()).backward()
-    grads = {name: p.grad for name, p in module.named_parameters()}
-    return out, h_n, x.grad, h0.grad, grads
-
-
-@pytest.mark.parametrize("shape", SHAPES, ids=ids)
+@pytest.mark.parametrize("shape", parity.SHAPES, ids=parity.ids)
 def test_matches_torch_outputs_state_and_gradients(shape):
-    T, B, D, H = shape
-    ours, theirs = _pair(shape)
-    g = torch.Generator().manual_seed(1)
-    x = torch.randn(T, B, D, generator=g, dtype=torch.float64)
-    h0 = torch.randn(1, B, H, generator=g, dtype=torch.float64)
-    w_seq = torch.randn(T, B, H, generator=g, dtype=torch.float64)
-    w_h = torch.randn(1, B, H, generator=g, dtype=torch.float64)
-    a = _run(ours, x, h0, w_seq, w_h)
-    b = _run(theirs, x, h0, w_seq, w_h)
-    for name, u, v in zip(["h_seq", "h_n", "dx", "dh0"], a[:4], b[:4], strict=True):
-        assert u.shape == v.shape, name
-        torch.testing.assert_close(u, v, **CLOSE, msg=name)
-    assert sorted(a[4]) == sorted(b[4]) == sorted(theirs.state_dict())
-    for name in b[4]:
-        torch.testing.assert_close(a[4][name], b[4][name], **CLOSE, msg=name)
+    parity.assert_matches_torch(GRU, torch.nn.GRU, shape, state="h")
 
 
 def test_zero_state_by_default_and_state_dict_round_trip():
-    ours, theirs = _pair((6, 2, 3, 4))
-    x = torch.randn(6, 2, 3, dtype=torch.float64)
-    out, h_n = ours(x)
-    ref, _ = theirs(x)
-    torch.testing.assert_close(out, ref, **CLOSE)
-    assert h_n.shape == (1, 2, 4)
-    torch.testing.assert_close(out[-1], h_n[0], rtol=0, atol=0)
-    theirs.load_state_dict(GRU(3, 4, update_bias=1.0).double().state_dict())  # and back
+    parity.assert_zero_state_by_default_and_round_trip(
+        GRU, torch.nn.GRU, state="h", update_bias=1.0
+    )
 
 
 def test_cell_matches_torch_gru_cell():
-    torch.manual_seed(0)
-    theirs = torch.nn.GRUCell(3, 4).double()
-    ours = GRUCell(3, 4).double()
-    ours.load_state_dict(theirs.state_dict())
-    x = torch.randn(2, 3, dtype=torch.float64)
-    h = torch.randn(2, 4, dtype=torch.float64)
-    torch.testing.assert_close(ours(x, h), theirs(x, h), **CLOSE)
-    torch.testing.assert_close(ours(x), theirs(x), **CLOSE)
+    parity.assert_cell_matches_torch(GRUCell, torch.nn.GRUCell, state="h")
 
 
 def test_return_gates():
@@ -99,14 +52,14 @@ def test_both_reset_forms_match_the_numpy_reference(reset):
     x, h0 = rng.standard_normal((6, 2, 3)), rng.standard_normal((2, 5))
     h_seq, h_T, cache = gru.forward(x, h0, params, reset=reset)
     out, h_n, gates = model(torch.from_numpy(x), torch.from_numpy(h0[None]), return_gates=True)
-    np.testing.assert_allclose(out.detach().numpy(), h_seq, **CLOSE)
-    np.testing.assert_allclose(h_n[0].detach().numpy(), h_T, **CLOSE)
+    np.testing.assert_allclose(out.detach().numpy(), h_seq, **parity.CLOSE)
+    np.testing.assert_allclose(h_n[0].detach().numpy(), h_T, **parity.CLOSE)
     for k in "rzn":
-        np.testing.assert_allclose(gates[k].detach().numpy(), cache["gates"][k], **CLOSE)
+        np.testing.assert_allclose(gates[k].detach().numpy(), cache["gates"][k], **parity.CLOSE)
 
 
 def test_reset_before_differs_from_torch():
-    _, theirs = _pair((8, 4, 3, 6), seed=3)
+    _, theirs = parity.pair(GRU, torch.nn.GRU, (8, 4, 3, 6), seed=3)
     before = GRU(3, 6, reset="before", dtype=torch.float64)
     before.load_state_dict(theirs.state_dict())
     x = torch.randn(8, 4, 3, dtype=torch.float64)
@@ -116,26 +69,12 @@ def test_reset_before_differs_from_torch():
 
 
 def test_update_bias_sets_the_z_block():
-    torch.manual_seed(3)
-    base = GRU(2, 5)
-    torch.manual_seed(3)
-    biased = GRU(2, 5, update_bias=3.0)
-    delta = biased.bias_ih_l0 - base.bias_ih_l0
-    expected = torch.zeros(15)
-    expected[5:10] = 3.0
-    torch.testing.assert_close(delta, expected)
-    torch.testing.assert_close(biased.bias_hh_l0, base.bias_hh_l0, rtol=0, atol=0)
-    assert float(base.weight_hh_l0.detach().abs().max()) <= 5**-0.5
-    assert "update_bias=3.0" in repr(biased)
+    parity.assert_bias_sets_the_second_block(GRU, "update_bias", 3.0, size=15)
 
 
 @pytest.mark.parametrize("ours, theirs", [(GRU, torch.nn.GRU), (GRUCell, torch.nn.GRUCell)])
 def test_same_seed_gives_the_same_weights_as_torch(ours, theirs):
-    torch.manual_seed(7)
-    a = ours(3, 4).state_dict()
-    torch.manual_seed(7)
-    b = theirs(3, 4).state_dict()
-    assert all(torch.equal(a[k], b[k]) for k in b)
+    parity.assert_same_seed_gives_the_same_weights(ours, theirs)
 
 
 class NoResetGRU(GRU):
@@ -192,16 +131,9 @@ def test_a_variant_with_two_blocks():
 
 def test_bad_input():
     model = GRU(3, 4)
+    parity.assert_bad_input_is_reported(model)
     x = torch.randn(5, 2, 3)
     h0 = torch.zeros(1, 2, 4)
-    with pytest.raises(TypeError, match=r"torch.Tensor of shape \(T, B, D\).*got ndarray"):
-        model(x.numpy())
-    with pytest.raises(ValueError, match=r"\(T, B, D\), time-major with D=3; got \(2, 3\)"):
-        model(x[0])
-    with pytest.raises(ValueError, match=r"D=3; got \(5, 2, 4\)"):
-        model(torch.randn(5, 2, 4))
-    with pytest.raises(TypeError, match="dtype torch.float64 but the parameters are torch.float32"):
-        model(x.double())
     with pytest.raises(TypeError, match=r"one tensor of shape \(1, 2, 4\) \(no cell state\)"):
         model(x, (h0, h0))
     with pytest.raises(ValueError, match=r"state must have shape \(1, 2, 4\); got \(2, 4\)"):

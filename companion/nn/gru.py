@@ -23,11 +23,11 @@ inspect. This module imports torch and never matplotlib.
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from companion.nn import _base
 
 GATES = ("r", "z", "n")
 RESETS = ("after", "before")
@@ -67,47 +67,20 @@ class GRUBase(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        for name, v in (("input_size", input_size), ("hidden_size", hidden_size)):
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"{name} must be a positive integer; got {v!r}")
+        _base.check_sizes(input_size, hidden_size)
         if reset not in RESETS:
             raise ValueError(f"reset must be one of {RESETS}; got {reset!r}")
         self.input_size, self.hidden_size = input_size, hidden_size
         self.reset, self.update_bias = reset, float(update_bias)
-        GH, kw = self.num_blocks * hidden_size, {"device": device, "dtype": dtype}
-        for name, shape in (
-            ("weight_ih", (GH, input_size)),
-            ("weight_hh", (GH, hidden_size)),
-            ("bias_ih", (GH,)),
-            ("bias_hh", (GH,)),
-        ):
-            self.register_parameter(name + self._suffix, nn.Parameter(torch.empty(shape, **kw)))
+        _base.register_parameters(self, device, dtype)
         self.reset_parameters()
 
     # The four parameters under the names of the equations, whatever torch calls them.
-    @property
-    def W_ih(self) -> nn.Parameter:
-        return getattr(self, "weight_ih" + self._suffix)
-
-    @property
-    def W_hh(self) -> nn.Parameter:
-        return getattr(self, "weight_hh" + self._suffix)
-
-    @property
-    def b_ih(self) -> nn.Parameter:
-        return getattr(self, "bias_ih" + self._suffix)
-
-    @property
-    def b_hh(self) -> nn.Parameter:
-        return getattr(self, "bias_hh" + self._suffix)
+    W_ih, W_hh, b_ih, b_hh = _base.PARAMETERS
 
     def reset_parameters(self) -> None:
         """torch's draw, uniform on (-1/sqrt(H), 1/sqrt(H)); then b_ih[H:2H] += update_bias."""
-        H, k = self.hidden_size, 1.0 / math.sqrt(self.hidden_size)
-        with torch.no_grad():
-            for p in (self.W_ih, self.W_hh, self.b_ih, self.b_hh):
-                p.uniform_(-k, k)
-            self.b_ih[H : 2 * H] += self.update_bias
+        _base.reset_uniform(self, self.update_bias)
 
     def extra_repr(self) -> str:
         return (
@@ -166,21 +139,7 @@ class GRUBase(nn.Module):
         gates["n"] = self.candidate(ax_t, ah, h_prev, gates)
         return self.state_update(gates, h_prev), gates
 
-    def _check_input(self, x: object, ndim: int, shape: str) -> torch.Tensor:
-        if not isinstance(x, torch.Tensor):
-            raise TypeError(
-                f"input must be a torch.Tensor of shape {shape}; got {type(x).__name__}"
-            )
-        if x.dim() != ndim or x.shape[-1] != self.input_size:
-            raise ValueError(
-                f"input must have shape {shape} with D={self.input_size}; got {tuple(x.shape)}"
-            )
-        if x.dtype != self.W_ih.dtype:
-            raise TypeError(
-                f"input has dtype {x.dtype} but the parameters are {self.W_ih.dtype}; cast one "
-                "(module.double() or x.float())"
-            )
-        return x
+    _check_input = _base.check_input
 
     def _check_state(self, h: object, shape: tuple[int, ...], x: torch.Tensor) -> torch.Tensor:
         if h is None:

@@ -31,6 +31,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from companion.nn import _base
 from companion.nn.gru import GRU
 
 MODES = ("parallel", "sequential")
@@ -95,9 +96,7 @@ class MinimalBase(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        for name, v in (("input_size", input_size), ("hidden_size", hidden_size)):
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"{name} must be a positive integer; got {v!r}")
+        _base.check_sizes(input_size, hidden_size)
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}; got {mode!r}")
         self.input_size, self.hidden_size, self.mode = input_size, hidden_size, mode

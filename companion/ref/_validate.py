@@ -67,6 +67,24 @@ def params(p: object, G: int, D: int, family: str) -> int:
     return H
 
 
+def cache(c: object, family: str, module: str) -> dict:
+    """Check that ``c`` is the cache that ``companion.ref.<module>.forward`` returned."""
+    if not isinstance(c, dict) or c.get("family") != family:
+        got = c.get("family") if isinstance(c, dict) else type(c).__name__
+        raise ValueError(
+            f"cache must come from companion.ref.{module}.forward; got a cache of {got!r}"
+        )
+    return c
+
+
+def upstream(dh_seq: object, T: int, B: int, H: int) -> np.ndarray:
+    """Check the gradient reaching every output h_t: a float array of shape (T, B, H)."""
+    dh_seq = float_array("dh_seq", dh_seq)
+    if dh_seq.shape != (T, B, H):
+        raise ValueError(f"dh_seq must have shape (T, B, H) = {(T, B, H)}; got {dh_seq.shape}")
+    return dh_seq
+
+
 def state(h: object, B: int, H: int, name: str) -> np.ndarray:
     """Check a state array of shape (B, H)."""
     h = float_array(name, h)

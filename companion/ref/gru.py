@@ -239,17 +239,13 @@ def backward(
         ``(dx, dh0, grads)``: shapes (T, B, D), (B, H), and a dict keyed like ``params``.
         No argument is modified.
     """
-    if not isinstance(cache, dict) or cache.get("family") != FAMILY:
-        got = cache.get("family") if isinstance(cache, dict) else type(cache).__name__
-        raise ValueError(f"cache must come from companion.ref.gru.forward; got a cache of {got!r}")
+    check.cache(cache, FAMILY, "gru")
     x, h0, params, h_seq = cache["x"], cache["h0"], cache["params"], cache["h_seq"]
     gates, ghn_seq, after = cache["gates"], cache["ghn_seq"], cache["reset"] == "after"
     sign = 1.0 if cache["update"] == "torch" else -1.0  # dz = sign * dk
     T, B, D = x.shape
     H = h0.shape[1]
-    dh_seq = check.float_array("dh_seq", dh_seq)
-    if dh_seq.shape != (T, B, H):
-        raise ValueError(f"dh_seq must have shape (T, B, H) = {(T, B, H)}; got {dh_seq.shape}")
+    dh_seq = check.upstream(dh_seq, T, B, H)
     if dh_T is not None:
         check.state(dh_T, B, H, "dh_T")
 

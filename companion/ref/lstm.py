@@ -198,16 +198,12 @@ def backward(
         ``(dx, (dh0, dc0), grads)``: shapes (T, B, D), (B, H) twice, and a dict keyed like
         ``params``. No argument is modified.
     """
-    if not isinstance(cache, dict) or cache.get("family") != FAMILY:
-        got = cache.get("family") if isinstance(cache, dict) else type(cache).__name__
-        raise ValueError(f"cache must come from companion.ref.lstm.forward; got a cache of {got!r}")
+    check.cache(cache, FAMILY, "lstm")
     x, h0, c0, params = cache["x"], cache["h0"], cache["c0"], cache["params"]
     h_seq, c_seq, gates = cache["h_seq"], cache["c_seq"], cache["gates"]
     T, B, D = x.shape
     H = h0.shape[1]
-    dh_seq = check.float_array("dh_seq", dh_seq)
-    if dh_seq.shape != (T, B, H):
-        raise ValueError(f"dh_seq must have shape (T, B, H) = {(T, B, H)}; got {dh_seq.shape}")
+    dh_seq = check.upstream(dh_seq, T, B, H)
     dh_T, dc_T = (None, None) if dstate_T is None else _pair(dstate_T, B, H, ("dh_T", "dc_T"), True)
 
     W_ih, W_hh = params["W_ih"], params["W_hh"]

@@ -152,18 +152,12 @@ def backward(
     (either may be None) or None; returns ``(dx, (dh0, dc0), grads)``. No argument is
     modified.
     """
-    if not isinstance(cache, dict) or cache.get("family") != FAMILY:
-        got = cache.get("family") if isinstance(cache, dict) else type(cache).__name__
-        raise ValueError(
-            f"cache must come from companion.ref.lstm_fast.forward; got a cache of {got!r}"
-        )
+    check.cache(cache, FAMILY, "lstm_fast")
     x, params, A, Hs, Cs, tanh_c = (cache[k] for k in ("x", "params", "gates", "h", "c", "tanh_c"))
     T, B, D = x.shape
     H = Hs.shape[2]
     dtype = x.dtype
-    dh_seq = check.float_array("dh_seq", dh_seq)
-    if dh_seq.shape != (T, B, H):
-        raise ValueError(f"dh_seq must have shape (T, B, H) = {(T, B, H)}; got {dh_seq.shape}")
+    dh_seq = check.upstream(dh_seq, T, B, H)
     dh_T, dc_T = (None, None) if dstate_T is None else _pair(dstate_T, B, H, ("dh_T", "dc_T"), True)
 
     gates = A.reshape(T, B, G, H)

@@ -72,11 +72,7 @@ def backward(dout: np.ndarray, cache: dict) -> tuple[np.ndarray, dict[str, np.nd
     Shapes: ``dout`` (..., Q) like ``out``; ``dh`` (..., H); ``dW_hq`` (Q, H); ``db_q`` (Q,).
     Sums run over every leading axis (all time steps and batch rows).
     """
-    if not isinstance(cache, dict) or cache.get("family") != FAMILY:
-        got = cache.get("family") if isinstance(cache, dict) else type(cache).__name__
-        raise ValueError(
-            f"cache must come from companion.ref.readout.forward; got a cache of {got!r}"
-        )
+    check.cache(cache, FAMILY, "readout")
     h, W_hq = cache["h"], cache["W_hq"]
     dout = check.float_array("dout", dout)
     expected = h.shape[:-1] + (W_hq.shape[0],)

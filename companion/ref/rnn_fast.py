@@ -68,18 +68,12 @@ def backward(
     Same arguments and returns: ``dh_seq`` (T, B, H); ``dh_T`` (B, H) or None; returns
     ``(dx, dh0, grads)``. No argument is modified.
     """
-    if not isinstance(cache, dict) or cache.get("family") != FAMILY:
-        got = cache.get("family") if isinstance(cache, dict) else type(cache).__name__
-        raise ValueError(
-            f"cache must come from companion.ref.rnn_fast.forward; got a cache of {got!r}"
-        )
+    check.cache(cache, FAMILY, "rnn_fast")
     x, params, Hs = cache["x"], cache["params"], cache["h"]
     T, B, D = x.shape
     H = Hs.shape[2]
     dtype = x.dtype
-    dh_seq = check.float_array("dh_seq", dh_seq)
-    if dh_seq.shape != (T, B, H):
-        raise ValueError(f"dh_seq must have shape (T, B, H) = {(T, B, H)}; got {dh_seq.shape}")
+    dh_seq = check.upstream(dh_seq, T, B, H)
     if dh_T is not None:
         check.state(dh_T, B, H, "dh_T")
 
