@@ -21,7 +21,7 @@ book: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check companion tests book/_ext
-	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup --nbval \
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadscope --no-loadscope-reorder --nbval \
 	    --nbval-sanitize-with tests/nbval_sanitize.cfg \
 	    --ignore=tests/browser tests book
 	$(MAKE) build-strict
@@ -31,7 +31,7 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest -n $(JOBS) --ignore=tests/browser tests
 
 notebooks: $(STAMP)
-	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup --nbval \
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadscope --no-loadscope-reorder --nbval \
 	    --nbval-sanitize-with tests/nbval_sanitize.cfg book
 
 build-strict: $(STAMP)

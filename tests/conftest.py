@@ -1,34 +1,54 @@
-"""Shared pytest configuration: the Agg backend, and how ``make test`` spreads the work.
+"""Shared pytest configuration: the Agg backend, and the order in which ``make test`` works.
 
-``make test`` runs pytest on two workers with ``--dist loadgroup``. Every test file and every
-notebook is one group, kept on one worker in order (nbval needs a notebook's cells in one
-kernel), except that each chapter's student-edition run (tests/test_student_edition.py) joins
-the group of the chapter's own notebook. The two executions of a chapter then go to one
-worker together, and the groups, the largest first, balance across the workers far better
-than one group holding every student run would.
+``make test`` runs pytest on two workers with ``--dist loadscope --no-loadscope-reorder``: each
+test module, each test class and each notebook (nbval needs a notebook's cells in one kernel)
+is a unit that one worker runs whole, and the workers take units in the order of the
+collection. Executing the chapters is almost all of the time, and each chapter runs twice (by
+nbval, and as a student notebook, one class per chapter in tests/test_student_edition.py). So
+the collection is reordered here, longest units first, from each notebook's run time as its
+committed outputs record it: the workers then finish within one short unit of each other.
 """
 
+import datetime
+import json
 import pathlib
 
 import matplotlib
-import pytest
 
 matplotlib.use("Agg")
 
-STUDENT_RUN = "test_student_notebook_runs_to_its_first_check_which_fails_cleanly"
+
+def notebook_seconds(path: pathlib.Path) -> float:
+    """Run time of a notebook, from the execution timestamps stored with its outputs."""
+    total = 0.0
+    for cell in json.loads(path.read_text())["cells"]:
+        stamps = cell.get("metadata", {}).get("execution", {})
+        start, end = stamps.get("iopub.execute_input"), stamps.get("shell.execute_reply")
+        if start and end:
+            parse = datetime.datetime.fromisoformat
+            total += (
+                parse(end.replace("Z", "+00:00")) - parse(start.replace("Z", "+00:00"))
+            ).total_seconds()
+    return total
 
 
-def _group(item: pytest.Item) -> str:
+def _notebook_of(item) -> pathlib.Path | None:
     path = pathlib.Path(str(item.path))
     if path.suffix == ".ipynb":
-        return path.stem
-    if getattr(item, "originalname", None) == STUDENT_RUN:
-        return pathlib.Path(item.callspec.params["chapter"]).stem
-    return path.name
+        return path
+    chapter = getattr(item.cls, "chapter", None) if getattr(item, "cls", None) else None
+    return pathlib.Path(chapter) if chapter else None
 
 
 def pytest_collection_modifyitems(config, items):
-    if config.getoption("dist", "no") != "loadgroup":
-        return
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(_group(item)))
+    cost: dict[pathlib.Path, float] = {}
+
+    def seconds(item) -> float:
+        path = _notebook_of(item)
+        if path is None:
+            return 0.0
+        if path not in cost:
+            cost[path] = notebook_seconds(path)
+        return cost[path]
+
+    items.sort(key=lambda item: -seconds(item))  # stable: a unit's tests keep their order

@@ -178,8 +178,7 @@ def test_every_output_is_cleared(edition):
                 assert cell["outputs"] == [] and cell["execution_count"] is None, path.name
 
 
-@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
-def test_student_notebook_runs_to_its_first_check_which_fails_cleanly(edition, chapter):
+def run_student_notebook(edition, chapter):
     """Everything before the first check runs; every check says "not implemented yet"."""
     path = _student_path(edition, chapter)
     nb = nbformat.read(path, as_version=4)
@@ -206,6 +205,22 @@ def test_student_notebook_runs_to_its_first_check_which_fails_cleanly(edition, c
             assert error.ename in ("NotImplementedError", "ExerciseCheckFailed"), where
     first = [o for o in nb.cells[checks[0]].outputs if o.output_type == "error"]
     assert first, f"{chapter.name}: the first check passed with a stub in place"
+
+
+# One class per chapter, so that each chapter's run is a unit of its own for
+# ``pytest --dist loadscope`` (tests/conftest.py): the two workers then share them out.
+for _chapter in CHAPTERS:
+    _name = "TestStudentNotebook_" + _chapter.stem
+    globals()[_name] = type(
+        _name,
+        (),
+        {
+            "chapter": _chapter,
+            "test_runs_to_its_first_check_which_fails_cleanly": (
+                lambda self, edition: run_student_notebook(edition, self.chapter)
+            ),
+        },
+    )
 
 
 # The builder's pieces, on small inputs -------------------------------------------------
