@@ -34,7 +34,7 @@ from torch import nn
 from companion import tasks
 from companion import train as _train
 from companion.models import SequenceModel, count_parameters
-from companion.train import History, tqdm
+from companion.train import History, evaluation_mode, tqdm
 
 
 @dataclass(frozen=True)
@@ -245,15 +245,16 @@ class Results:
         return self.table()
 
 
-@torch.no_grad()
 def _evaluate(model: nn.Module, task: Task, batch: tuple) -> dict[str, float]:
-    """Test loss and metrics of ``model`` on ``batch`` (numpy or torch), without gradients."""
+    """Test loss and metrics of ``model`` on ``batch`` (numpy or torch), in eval mode and
+    without gradients."""
     dtype = next(model.parameters()).dtype
     x, *targets = (
         t.to(dtype) if t.is_floating_point() else t
         for t in (a if isinstance(a, torch.Tensor) else torch.as_tensor(a) for a in batch)
     )
-    out = model(x)
+    with evaluation_mode(model):
+        out = model(x)
     scores = {"test loss": float(task.loss(out, *targets))}
     scores.update({k: float(m(out, *targets)) for k, m in task.metrics.items()})
     return scores

@@ -27,6 +27,7 @@ output first: ``mse`` (adding problem), ``cross_entropy`` (temporal order, reado
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 from collections.abc import Callable
@@ -142,15 +143,23 @@ def _validation_scorer(
     )
 
 
-def _score(scorer: Callable[[nn.Module], float], model: nn.Module) -> float:
-    """``scorer(model)`` in eval mode (no dropout) and without gradients, as a float."""
+@contextlib.contextmanager
+def evaluation_mode(model: nn.Module):
+    """Within the block, ``model`` is in eval mode (dropout off) and no gradient is recorded;
+    afterwards it is back in the mode it was in."""
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
-            value = scorer(model)
+            yield model
     finally:
         model.train(was_training)
+
+
+def _score(scorer: Callable[[nn.Module], float], model: nn.Module) -> float:
+    """``scorer(model)`` in eval mode (no dropout) and without gradients, as a float."""
+    with evaluation_mode(model):
+        value = scorer(model)
     try:
         return float(value)
     except (TypeError, ValueError):
@@ -263,9 +272,10 @@ def train(
     return history
 
 
-@torch.no_grad()
 def evaluate(model: nn.Module, batch: tuple, loss_fn: Callable[..., torch.Tensor]) -> float:
-    """``loss_fn(model(x), *targets)`` on one fixed batch ``(x, *targets)``, without gradients."""
+    """``loss_fn(model(x), *targets)`` on one fixed batch ``(x, *targets)``, in eval mode (no
+    dropout) and without gradients; the model's mode is restored afterwards."""
     dtype = next(model.parameters()).dtype
     x, *targets = batch
-    return float(loss_fn(model(_tensor(x, dtype)), *[_tensor(t, dtype) for t in targets]))
+    with evaluation_mode(model):
+        return float(loss_fn(model(_tensor(x, dtype)), *[_tensor(t, dtype) for t in targets]))

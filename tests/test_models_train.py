@@ -276,3 +276,22 @@ def test_bad_validation_arguments(kwargs, error, match):
             progress=False,
             **kwargs,
         )
+
+
+def test_evaluate_switches_dropout_off_and_restores_the_mode():
+    """evaluate scores in eval mode: with dropout the score is deterministic, and the
+    model leaves in the mode it came in."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(3, 50), torch.nn.Dropout(0.5), torch.nn.Linear(50, 1)
+    )
+    batch = (np.ones((8, 3)), np.zeros((8, 1)))
+    model.train()
+    scores = {train.evaluate(model, batch, train.mse) for _ in range(5)}
+    assert len(scores) == 1 and model.training
+    model.eval()
+    train.evaluate(model, batch, train.mse)
+    assert not model.training
+    with train.evaluation_mode(model.train()) as m:
+        assert not m.training and not torch.is_grad_enabled()
+    assert model.training
