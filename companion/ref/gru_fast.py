@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from companion.ref import _hoisted
 from companion.ref import _validate as check
 from companion.ref.gru import FAMILY as PLAIN_FAMILY
 from companion.ref.gru import G
@@ -160,16 +161,8 @@ def backward(
         np.multiply(dH[t][:, None, :], Qh[t], out=Qh[t])  # da_r, da_z, dghn
     dh0 = dH[0] * z[0] + Qh[0].reshape(B, G * H) @ W_hh
 
-    dAh = Qh.reshape(T * B, G * H)
     dAx = np.empty((T, B, G, H), dtype=dtype)  # da_r, da_z, da_n: the input side
     dAx[:, :, :2] = Qh[:, :, :2]
     np.multiply(dH, Q_n, out=dAx[:, :, 2])
-    dAx = dAx.reshape(T * B, G * H)
-    grads = {
-        "W_ih": dAx.T @ x.reshape(T * B, D),
-        "W_hh": dAh.T @ h_prev.reshape(T * B, H),
-        "b_ih": dAx.sum(axis=0),
-        "b_hh": dAh.sum(axis=0),
-    }
-    dx = (dAx @ params["W_ih"]).reshape(T, B, D)
+    dx, grads = _hoisted.gradients(dAx, Qh, x, h_prev, params["W_ih"])
     return dx, dh0, grads

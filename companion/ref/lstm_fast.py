@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from companion.ref import _hoisted
 from companion.ref import _validate as check
 from companion.ref.lstm import FAMILY as PLAIN_FAMILY
 from companion.ref.lstm import G, _pair
@@ -188,12 +189,6 @@ def backward(
         np.multiply(dh, q[:, 3], out=q[:, 3])  # da_o = dh Q_o
     dh0 = Q[0].reshape(B, G * H) @ W_hh
     dc0 = dc * f[0]
-    dA = Q.reshape(T * B, G * H)
-
     # 2. the weight and input gradients, one product each over all steps
-    dW_ih = dA.T @ x.reshape(T * B, D)
-    dW_hh = dA.T @ Hs[:-1].reshape(T * B, H)
-    db = dA.sum(axis=0)
-    dx = (dA @ params["W_ih"]).reshape(T, B, D)
-    grads = {"W_ih": dW_ih, "W_hh": dW_hh, "b_ih": db, "b_hh": db.copy()}
+    dx, grads = _hoisted.gradients(Q, Q, x, Hs[:-1], params["W_ih"])
     return dx, (dh0, dc0), grads

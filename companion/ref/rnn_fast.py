@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from companion.ref import _hoisted
 from companion.ref import _validate as check
 from companion.ref.rnn import FAMILY as PLAIN_FAMILY
 from companion.ref.rnn import G, _nonlinearity
@@ -96,13 +97,5 @@ def backward(
         dA[t] *= dh  # da_t = dh_t phi'(a_t)
     dh0 = dA[0] @ W_hh
 
-    dA2 = dA.reshape(T * B, H)
-    db = dA2.sum(axis=0)
-    grads = {
-        "W_ih": dA2.T @ x.reshape(T * B, D),
-        "W_hh": dA2.T @ Hs[:-1].reshape(T * B, H),
-        "b_ih": db,
-        "b_hh": db.copy(),
-    }
-    dx = (dA2 @ params["W_ih"]).reshape(T, B, D)
+    dx, grads = _hoisted.gradients(dA, dA, x, Hs[:-1], params["W_ih"])
     return dx, dh0, grads
