@@ -11,8 +11,13 @@ _thread_limiter = None
 
 
 def setup(seed: int = 0, threads: int = 1, torch: bool = True) -> np.random.Generator:
-    """Seed every generator, fix the thread count and apply the figure style.
+    """Pin the numerical environment, seed every generator, fix the threads, apply the style.
 
+    - pins torch's processor-dependent kernels (oneDNN, ATen, oneMKL) at AVX2 through
+      ``companion.numerics.apply``, so that the same code prints the same numbers on any
+      x86-64 processor with AVX2; it must run before any torch operation (it raises
+      ``RuntimeError`` otherwise). ``$COMPANION_NUMERICS`` names another of
+      ``companion.numerics.ENVIRONMENTS`` (``make test-perturbed`` uses that);
     - seeds Python's ``random``, numpy's legacy global generator and (if ``torch``) torch;
     - limits BLAS/OpenMP and torch to ``threads`` threads. One thread is the default: it is
       faster than two for the course's model sizes on a 2-core machine, and it makes printed
@@ -29,14 +34,18 @@ def setup(seed: int = 0, threads: int = 1, torch: bool = True) -> np.random.Gene
 
     from threadpoolctl import threadpool_limits
 
+    from companion import numerics
+
+    if torch:
+        import torch as _torch  # importing runs no kernel; numerics.apply checks what it can
+    numerics.apply()
+
     os.environ["OMP_NUM_THREADS"] = str(threads)  # for child processes
     _thread_limiter = threadpool_limits(limits=threads)  # this process's BLAS and OpenMP
 
     random.seed(seed)
     np.random.seed(seed)  # noqa: NPY002 (seed the legacy global generator that libraries use)
     if torch:
-        import torch as _torch
-
         _torch.manual_seed(seed)
         _torch.set_num_threads(threads)
 

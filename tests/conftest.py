@@ -18,6 +18,14 @@ import matplotlib
 matplotlib.use("Agg")
 
 
+def pytest_configure(config):
+    # Before any test runs a torch kernel: the numerical environment the notebooks run in
+    # (companion.setup() in a test would otherwise find torch's kernels already chosen).
+    from companion import numerics
+
+    numerics.apply()
+
+
 def notebook_seconds(path: pathlib.Path) -> float:
     """Run time of a notebook, from the execution timestamps stored with its outputs."""
     total = 0.0
