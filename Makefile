@@ -1,13 +1,15 @@
 # Two commands do everything on a fresh machine with Python 3.11, pip and make:
 #   make book   build the HTML book into _build/html (creating .venv first)
 #   make test   unit tests, every notebook re-run by nbval, the strict book build, browser check
+# (make test-perturbed: the notebooks in other numerical environments, conclusions checked)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 JOBS ?= 2
 
-.PHONY: book test unit notebooks build-strict browser lint clean execute student student-book grade
+.PHONY: book test unit notebooks build-strict browser lint clean execute student student-book grade \
+	test-perturbed
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +35,22 @@ unit: $(STAMP)
 notebooks: $(STAMP)
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadscope --no-loadscope-reorder --nbval \
 	    --nbval-sanitize-with tests/nbval_sanitize.cfg book
+
+# Every notebook re-run in two numerical environments other than the pinned one (see
+# companion/numerics.py), digits not compared: it passes when every cell runs and every
+# asserted conclusion holds.  sse41: oneDNN at SSE4.1, torch's scalar kernels, oneMKL's SSE2
+# branch, and numpy's baseline SIMD loops (numpy reads NPY_DISABLE_CPU_FEATURES at import, so
+# it is set here, before the kernels start).  no-onednn: torch's own LSTM loop instead of
+# oneDNN's, and the machine's widest kernels elsewhere.  One notebook: NB=book/<chapter>.ipynb
+NUMPY_SIMD = $(shell test -x $(BIN)/python && $(BIN)/python -c "from numpy._core._multiarray_umath \
+	import __cpu_dispatch__ as d, __cpu_features__ as f; print(' '.join(x for x in d if f.get(x)))")
+test-perturbed: $(STAMP)
+	COMPANION_NUMERICS=sse41 NPY_DISABLE_CPU_FEATURES="$(NUMPY_SIMD)" \
+	    $(BIN)/python -m pytest -n $(JOBS) --dist loadscope --nbval-lax -p no:cacheprovider \
+	    $(or $(NB),book)
+	COMPANION_NUMERICS=no-onednn \
+	    $(BIN)/python -m pytest -n $(JOBS) --dist loadscope --nbval-lax -p no:cacheprovider \
+	    $(or $(NB),book)
 
 build-strict: $(STAMP)
 	rm -rf _build/html _build/.doctrees
