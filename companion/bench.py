@@ -21,6 +21,15 @@ RNN) does 2 G H (D + H) flops per sample and step forward and twice that backwar
 6 G H (D + H) in all: 24 H (D + H) for the LSTM, 18 H (D + H) for the GRU.
 
 One thread by default: for these sizes one thread is faster than two on a 2-core machine.
+By default the command times the machine's own kernels (``--numerics native``): the widest
+instructions that oneDNN, torch and oneMKL find. ``--numerics pinned`` times them in the
+book's numerical environment (``companion.numerics``), the one the notebooks run in.
+
+Which implementation wins depends on the processor: oneDNN (behind ``torch.nn.LSTM``) generates
+AVX-512 code where the processor has it, while numpy's OpenBLAS picks its kernels by processor
+model and may use AVX2 ones. So every table is printed under :func:`machine`, the label of the
+processor and kernels that produced it, and :func:`conclusions` states the speed claims of
+chapter 8 so that a quiet run of the command can test them on any machine.
 """
 
 from __future__ import annotations
@@ -83,6 +92,36 @@ def matmul_peak(n: int = 1024, repeats: int = 5) -> float:
     np.matmul(a, b, out=out)
     best = min(_time_once(lambda: np.matmul(a, b, out=out)) for _ in range(repeats))
     return 2 * n**3 / best / 1e9
+
+
+def machine() -> str:
+    """A one-line label of what produced a timing: the processor, whether it has AVX-512,
+    torch's kernel level (ATen capability; oneDNN on or off, and its ISA cap if one is set)
+    and numpy's BLAS kernels."""
+    import os
+    import platform
+
+    import torch
+
+    model, avx512 = platform.machine(), False
+    try:
+        with open("/proc/cpuinfo") as f:
+            info = f.read()
+        model = next(
+            (line.split(":", 1)[1].strip() for line in info.splitlines() if "model name" in line),
+            model,
+        )
+        avx512 = " avx512f" in info
+    except OSError:
+        pass
+    onednn = "on" if torch.backends.mkldnn.enabled else "off"
+    cap = os.environ.get("ONEDNN_MAX_CPU_ISA")
+    onednn += f", capped at {cap}" if cap and onednn == "on" else ""
+    return (
+        f"{model} ({'with' if avx512 else 'without'} AVX-512); torch kernels "
+        f"{torch.backends.cpu.get_cpu_capability()}, oneDNN {onednn}; numpy's BLAS "
+        f"{blas_kernels()}"
+    )
 
 
 def blas_kernels() -> str:
@@ -307,6 +346,40 @@ def summary(timings: Sequence[Timing]) -> list[str]:
     return lines
 
 
+def conclusions(timings: Sequence[Timing]) -> dict[str, bool]:
+    """Chapter 8's claims about speed, each tested on ``timings`` of the three standard sizes
+    (:data:`SIZES`) for the LSTM and the GRU: claim -> whether it held in this run. They are
+    measurements of one machine at one moment, so they belong in a quiet run of
+    ``python -m companion.bench``, never in a checked notebook output."""
+    small, single, large = SIZES
+
+    def r(family, size, a, b):
+        return ratio(timings, family, size, a, b)
+
+    return {
+        "B = 1: fast numpy over 3x faster than plain (LSTM, GRU)": min(
+            r(f, single, "numpy", "numpy fast") for f in ("lstm", "gru")
+        )
+        > 3,
+        "B = 32, 128: fast and plain numpy within 25% (LSTM)": all(
+            0.8 < r("lstm", s, "numpy", "numpy fast") < 1.25 for s in (small, large)
+        ),
+        "torch.nn.LSTM faster than fast numpy at every size": all(
+            r("lstm", s, "numpy fast", "torch.nn") > 1 for s in SIZES
+        ),
+        "B = 32: torch.nn.LSTM faster than numpy's products alone": r(
+            "lstm", small, "matmul only", "torch.nn"
+        )
+        > 1,
+        "B = 1, 32: fast numpy faster than torch.nn.GRU": all(
+            r("gru", s, "numpy fast", "torch.nn") < 1 for s in (small, single)
+        ),
+        "B = 32, 128: products over half of fast numpy's time (LSTM)": all(
+            r("lstm", s, "matmul only", "numpy fast") > 0.5 for s in (small, large)
+        ),
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m companion.bench",
@@ -323,19 +396,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar=("B", "T", "D", "H"),
         help="a size to time (repeat the flag for several); default the three standard sizes",
     )
+    parser.add_argument(
+        "--numerics",
+        choices=["native", "pinned", "sse41", "no-onednn"],
+        default="native",
+        help="numerical environment (companion.numerics): the machine's own kernels (default), "
+        "or the book's pinned ones",
+    )
     args = parser.parse_args(argv)
+    from companion import numerics
+
+    numerics.apply(args.numerics)  # before torch runs a kernel
     timings, peak = run(args.family, args.size or SIZES, args.repeats, args.threads)
     import pandas as pd
 
     with pd.option_context("display.width", 120, "display.max_rows", None):
+        print(machine())
         print(f"float32, {args.threads} thread(s), median of {args.repeats} interleaved rounds")
-        print(f"numpy's BLAS: {blas_kernels()}")
         print(f"matrix-product peak: {peak:.0f} GFLOP/s (1024 x 1024 x 1024)\n")
         print(table(timings).to_string(float_format=lambda v: f"{v:.2f}"))
         print()
         print("fast/torch.nn: numpy fast's time over torch.nn's; plain/fast: plain numpy's over")
         print("numpy fast's; products/fast: the share of numpy fast's time its products take\n")
         print("\n".join(summary(timings)))
+        standard = {(f, s) for f in ("lstm", "gru") for s in SIZES}
+        if standard <= {(t.family, t.size) for t in timings}:
+            print("\nchapter 8's claims about speed, on this run:")
+            for claim, holds in conclusions(timings).items():
+                print(f"{holds!s:>5}  {claim}")
     return 0
 
 

@@ -61,14 +61,15 @@ ENVIRONMENTS: dict[str, Environment] = {
         {},
         onednn=False,
     ),
-    "native": Environment("the machine's own choices; nothing set"),
+    "native": Environment("the libraries' own choices for this processor; nothing set"),
 }
 
 
 def apply(name: str | None = None) -> Environment:
     """Set the numerical environment ``name`` (default: ``$COMPANION_NUMERICS`` or "pinned").
 
-    Sets the environment's variables in ``os.environ`` (child processes inherit them), and, if
+    Sets the environment's variables in ``os.environ`` (child processes inherit them) and
+    removes those that only other environments set, and, if
     torch is already imported, its oneDNN switch; then checks, where torch can tell, that the
     setting took effect.
 
@@ -85,6 +86,9 @@ def apply(name: str | None = None) -> Environment:
         )
     env = ENVIRONMENTS[name]
     os.environ[VARIABLE] = name
+    for other in ENVIRONMENTS.values():  # what another environment may have set: the
+        for key in other.variables:  # machine's own choice unless this one sets it
+            os.environ.pop(key, None)
     os.environ.update(env.variables)
 
     import sys

@@ -83,3 +83,42 @@ def test_blas_kernels_names_the_library():
     import numpy  # noqa: F401  (loaded, so threadpoolctl sees its BLAS)
 
     assert bench.blas_kernels().split()[0] in ("openblas", "mkl", "blis", "accelerate", "unknown")
+
+
+def test_machine_names_the_processor_and_the_kernels():
+    label = bench.machine()
+    assert "AVX-512" in label and "torch kernels" in label and "numpy's BLAS" in label
+    assert torch.backends.cpu.get_cpu_capability() in label
+
+
+def _timings(seconds):
+    # fabricated medians for the standard sizes: implementation -> seconds, same at every size
+    return [
+        bench.Timing(family, size, name, seconds[name], 1.0, 1.0)
+        for family in ("lstm", "gru")
+        for size in bench.SIZES
+        for name in seconds
+    ]
+
+
+def test_conclusions_follow_the_ratios():
+    fused_wins = {"numpy": 4.0, "numpy fast": 1.0, "torch.nn": 0.5, "matmul only": 0.6}
+    held = bench.conclusions(_timings(fused_wins))
+    assert held["torch.nn.LSTM faster than fast numpy at every size"]
+    assert held["B = 32: torch.nn.LSTM faster than numpy's products alone"]
+    assert not held["B = 1, 32: fast numpy faster than torch.nn.GRU"]
+    assert not held["B = 32, 128: fast and plain numpy within 25% (LSTM)"]  # 4x apart
+    numpy_wins = {"numpy": 1.1, "numpy fast": 1.0, "torch.nn": 2.0, "matmul only": 0.4}
+    held = bench.conclusions(_timings(numpy_wins))
+    assert not held["torch.nn.LSTM faster than fast numpy at every size"]
+    assert held["B = 1, 32: fast numpy faster than torch.nn.GRU"]
+    assert not held["B = 32, 128: products over half of fast numpy's time (LSTM)"]
+
+
+def test_main_prints_the_machine_and_the_claims(capsys):
+    sizes = [arg for size in bench.SIZES for arg in ("--size", *map(str, size))]
+    # tiny repeats: the claims' truth is not tested here, only that they are reported
+    assert bench.main(["--repeats", "1", "--numerics", "pinned", *sizes]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == bench.machine()
+    assert "chapter 8's claims about speed" in out
