@@ -53,14 +53,14 @@ def _arrow(ax: Axes, start, end, label: str = "", offset=(0.0, 0.0), rad=0.0) ->
 
 
 def _column(ax: Axes, x: float, t: str, with_output: bool = True, with_input: bool = True):
-    """One time step: x_t below, the cell, and o_t above (labels in the book's notation)."""
+    """One time step: x_t below, the cell, and the readout y_hat_t above (the book's notation)."""
     if with_input:
         _box(ax, (x, 0.0), f"$x_{{{t}}}$", INPUT)
         _arrow(ax, (x, 0.28), (x, 0.72), "$W_{ih}$", offset=(0.28, 0.0))
     _box(ax, (x, 1.0), f"$h_{{{t}}}$", CELL)
     if with_output:
         _arrow(ax, (x, 1.28), (x, 1.72), "$W_{hq}$", offset=(0.28, 0.0))
-        _box(ax, (x, 2.0), f"$o_{{{t}}}$", OUTPUT)
+        _box(ax, (x, 2.0), f"$\\hat y_{{{t}}}$", OUTPUT)
 
 
 def unrolled_rnn(T: int = 4, ax: Axes | None = None) -> Figure:
@@ -135,7 +135,7 @@ def topologies() -> Figure:
     fig.text(
         0.5,
         0.04,
-        "green: input $x_t$    blue: hidden state $h_t$    orange: output $o_t$",
+        "green: input $x_t$    blue: hidden state $h_t$    orange: output $\\hat y_t$",
         ha="center",
         fontsize=9,
     )

@@ -2,8 +2,8 @@
 
 For a loss that reads only the last state, L = L(h_T), backpropagation through time gives::
 
-    dL/dh_{t-1} = W_hh^T diag(phi'(a_t)) dL/dh_t          t = T, T-1, ..., 1
-    dL/dh_t     = [prod_{k=t+1}^{T} diag(phi'(a_k)) W_hh]^T dL/dh_T
+    dL/dh_{t-1} = W_hh^T Phi_t dL/dh_t          t = T, T-1, ..., 1,   Phi_t = diag(phi'(a_t))
+    dL/dh_t     = [prod_{k=t+1}^{T} Phi_k W_hh]^T dL/dh_T
 
 so ||dL/dh_t|| as a function of the distance T - t shows directly whether the gradient that
 reaches early steps vanishes or explodes. ``grad_norms`` runs this recursion for the numpy

@@ -13,7 +13,7 @@ def _texts(fig):
 def test_unrolled_rnn_labels_every_step():
     fig = diagrams.unrolled_rnn(3)
     texts = _texts(fig)
-    for label in ["$x_{1}$", "$h_{2}$", "$o_{T}$", "$h_0$"]:
+    for label in ["$x_{1}$", "$h_{2}$", r"$\hat y_{T}$", "$h_0$"]:
         assert label in texts
     assert texts.count("$W_{hh}$") == 1 + 3  # the loop, and one arrow into each step
     plt.close(fig)

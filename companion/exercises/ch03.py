@@ -57,8 +57,8 @@ def jacobian_product(W_hh: np.ndarray, a_seq: np.ndarray, nonlinearity: str = "t
 def check_jacobian_product(fn: Callable) -> None:
     """``fn(W_hh, a_seq, nonlinearity) -> J``: the Jacobian dh_T/dh_0 (H, H).
 
-    ``a_seq`` (T, H) are the pre-activations of one example; J = D_T W_hh ... D_1 W_hh with
-    D_k = diag(phi'(a_k)). The order matters: the newest step multiplies on the left.
+    ``a_seq`` (T, H) are the pre-activations of one example; J = Phi_T W_hh ... Phi_1 W_hh with
+    Phi_k = diag(phi'(a_k)). The order matters: the newest step multiplies on the left.
     """
     hint = (
         "start from J = I and, for k = 1..T, set J = diag(phi'(a_k)) @ W_hh @ J; "

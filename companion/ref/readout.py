@@ -2,18 +2,20 @@
 
 Readout (column vectors, one step; the code applies it to rows of any leading shape)::
 
-    o_t = W_hq h_t + b_q                  W_hq (Q, H), b_q (Q,), o_t (Q,)
+    y_hat_t = W_hq h_t + b_q              W_hq (Q, H), b_q (Q,), y_hat_t (Q,)
 
-This is ``torch.nn.Linear(H, Q)`` with ``weight = W_hq`` and ``bias = b_q``. Backward, with
-do_t = dL/do_t::
+y_hat_t is the book's readout (not o_t, which is the LSTM's output gate); the code calls it
+``out``. This is ``torch.nn.Linear(H, Q)`` with ``weight = W_hq`` and ``bias = b_q``. Backward,
+with dy_hat_t = dL/dy_hat_t::
 
-    dh_t = W_hq^T do_t,   dW_hq = sum_t do_t h_t^T,   db_q = sum_t do_t
+    dh_t = W_hq^T dy_hat_t,   dW_hq = sum_t dy_hat_t h_t^T,   db_q = sum_t dy_hat_t
 
 Losses, averaged over the N positions (and, for ``mse``, the entries) they score::
 
-    mse:                    L = (1/N) sum_i (o_i - y_i)^2            dL/do = 2 (o - y) / N
-    softmax:                p_k = exp(o_k / tau) / sum_j exp(o_j / tau)
-    softmax_cross_entropy:  L = -(1/N) sum_n log p_n[y_n]  (nats)   dL/do = (p - onehot(y)) / N
+    mse:                    L = (1/N) sum_i (y_hat_i - y_i)^2    dL/dy_hat = 2 (y_hat - y) / N
+    softmax:                p_k = exp(y_hat_k / tau) / sum_j exp(y_hat_j / tau)
+    softmax_cross_entropy:  L = -(1/N) sum_n log p_n[y_n]  (nats)
+                            dL/dy_hat = (p - onehot(y)) / N
 
 These match ``torch.nn.functional.mse_loss`` and ``cross_entropy`` (reduction 'mean').
 This module never imports torch.
@@ -45,10 +47,10 @@ def init_params(
 
 
 def forward(h: np.ndarray, W_hq: np.ndarray, b_q: np.ndarray) -> tuple[np.ndarray, dict]:
-    """o = W_hq h + b_q for every row of ``h``.
+    """The readout y_hat = W_hq h + b_q for every row of ``h``.
 
     Shapes: ``h`` (..., H), e.g. (T, B, H) or (B, H); ``W_hq`` (Q, H); ``b_q`` (Q,).
-    Returns ``(out, cache)`` with ``out`` of shape (..., Q).
+    Returns ``(out, cache)``, ``out`` being y_hat, of shape (..., Q).
     """
     h = check.float_array("h", h)
     W_hq = check.float_array("W_hq", W_hq)
@@ -62,7 +64,7 @@ def forward(h: np.ndarray, W_hq: np.ndarray, b_q: np.ndarray) -> tuple[np.ndarra
     if b_q.shape != (Q,):
         raise ValueError(f"b_q must have shape (Q,) = ({Q},); got {b_q.shape}")
     check.same_dtype(h=h, W_hq=W_hq, b_q=b_q)
-    out = h @ W_hq.T + b_q  # o_t = W_hq h_t + b_q
+    out = h @ W_hq.T + b_q  # y_hat_t = W_hq h_t + b_q
     return out, {"family": FAMILY, "h": h, "W_hq": W_hq}
 
 
@@ -79,10 +81,10 @@ def backward(dout: np.ndarray, cache: dict) -> tuple[np.ndarray, dict[str, np.nd
     if dout.shape != expected:
         raise ValueError(f"dout must have the shape of out, {expected}; got {dout.shape}")
     check.same_dtype(dout=dout, h=h)
-    dh = dout @ W_hq  # dh_t = W_hq^T do_t
+    dh = dout @ W_hq  # dh_t = W_hq^T dy_hat_t
     do2 = dout.reshape(-1, W_hq.shape[0])  # (N, Q), N = product of the leading axes
     h2 = h.reshape(-1, W_hq.shape[1])  # (N, H)
-    grads = {"W_hq": do2.T @ h2, "b_q": do2.sum(axis=0)}  # sum_t do_t h_t^T, sum_t do_t
+    grads = {"W_hq": do2.T @ h2, "b_q": do2.sum(axis=0)}  # sum_t dy_hat_t h_t^T, sum_t dy_hat_t
     return dh, grads
 
 
@@ -111,14 +113,14 @@ def _check_temperature(temperature: float) -> float:
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:
-    """log p_k = o_k - max_j o_j - log sum_j exp(o_j - max_j o_j), over the last axis."""
+    """log p_k = y_hat_k - m - log sum_j exp(y_hat_j - m), m = max_j y_hat_j, over the last axis."""
     logits = check.float_array("logits", logits)
     shifted = logits - logits.max(axis=-1, keepdims=True)  # the largest is 0: no overflow
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-    """p_k = exp(o_k / tau) / sum_j exp(o_j / tau) over the last axis; shape of ``logits``.
+    """p_k = exp(y_hat_k / tau) / sum_j exp(y_hat_j / tau) over the last axis; shape of ``logits``.
 
     Stable: the maximum is subtracted before exponentiating. ``temperature`` tau > 0; a small
     tau sharpens the distribution towards the argmax, a large one flattens it.

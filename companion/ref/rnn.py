@@ -10,7 +10,7 @@ This is ``torch.nn.RNN`` with one layer: the same weights give the same outputs.
 Backward (backpropagation through time), with dh_t the total gradient reaching h_t::
 
     dh_t  = dL/dh_t (from the output at t) + W_hh^T da_{t+1}
-    da_t  = dh_t * phi'(a_t)
+    da_t  = dh_t * phi'(a_t)                           = Phi_t dh_t, Phi_t = diag(phi'(a_t))
     dW_ih = sum_t da_t x_t^T,   dW_hh = sum_t da_t h_{t-1}^T,   db_ih = db_hh = sum_t da_t
     dx_t  = W_ih^T da_t,        dh_0  = W_hh^T da_1
 """
