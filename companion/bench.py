@@ -346,11 +346,19 @@ def summary(timings: Sequence[Timing]) -> list[str]:
     return lines
 
 
+def _seconds(timings: Sequence[Timing], family: str, size, name: str) -> float:
+    return next(
+        t.seconds
+        for t in timings
+        if (t.family, t.size, t.implementation) == (family, tuple(size), name)
+    )
+
+
 def conclusions(timings: Sequence[Timing]) -> dict[str, bool]:
-    """Chapter 8's claims about speed, each tested on ``timings`` of the three standard sizes
-    (:data:`SIZES`) for the LSTM and the GRU: claim -> whether it held in this run. They are
-    measurements of one machine at one moment, so they belong in a quiet run of
-    ``python -m companion.bench``, never in a checked notebook output."""
+    """The book's claims about speed (chapters 5 and 8), each tested on ``timings`` of the
+    three standard sizes (:data:`SIZES`) for the LSTM and the GRU: claim -> whether it held
+    in this run. They are measurements of one machine at one moment, so they belong in a
+    quiet run of ``python -m companion.bench``, never in a checked notebook output."""
     small, single, large = SIZES
 
     def r(family, size, a, b):
@@ -374,6 +382,10 @@ def conclusions(timings: Sequence[Timing]) -> dict[str, bool]:
         "B = 1, 32: fast numpy faster than torch.nn.GRU": all(
             r("gru", s, "numpy fast", "torch.nn") < 1 for s in (small, single)
         ),
+        "B = 32: torch.nn.LSTM faster than torch.nn.GRU (chapter 5)": _seconds(
+            timings, "lstm", small, "torch.nn"
+        )
+        < _seconds(timings, "gru", small, "torch.nn"),
         "B = 32, 128: products over half of fast numpy's time (LSTM)": all(
             r("lstm", s, "matmul only", "numpy fast") > 0.5 for s in (small, large)
         ),
@@ -421,7 +433,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\n".join(summary(timings)))
         standard = {(f, s) for f in ("lstm", "gru") for s in SIZES}
         if standard <= {(t.family, t.size) for t in timings}:
-            print("\nchapter 8's claims about speed, on this run:")
+            print("\nthe book's claims about speed (chapters 5 and 8), on this run:")
             for claim, holds in conclusions(timings).items():
                 print(f"{holds!s:>5}  {claim}")
     return 0
