@@ -4,10 +4,15 @@ minGRU and minLSTM drop h_{t-1} from the gates and the candidate, so every gate 
 of x_t alone and the recurrence becomes linear in h::
 
     minGRU:   z_t = sigma(W_z x_t + b_z),   n_t = g(W_n x_t + b_n)
-              h_t = (1 - z_t) * h_{t-1} + z_t * n_t
+              h_t = (1 - z_t) * h_{t-1} + z_t * n_t      (Chung et al.'s convention)
     minLSTM:  i_t = sigma(W_i x_t + b_i),  f_t = sigma(W_f x_t + b_f),  n_t = g(W_g x_t + b_g)
               f'_t, i'_t = f_t / (f_t + i_t), i_t / (f_t + i_t)
               h_t = f'_t * h_{t-1} + i'_t * n_t
+
+minGRU's update is written, as Feng et al. write it, in the convention of Chung et al. (2014):
+z_t is the fraction written, so z_t near 1 replaces the state by n_t. That is the opposite of
+the book's PyTorch convention, h_t = (1 - z_t) * n_t + z_t * h_{t-1} (``companion.nn.GRU``),
+where z_t near 1 keeps the state; a positive bias on z means "overwrite" here.
 
 Both are h_t = a_t * h_{t-1} + b_t with a_t, b_t known for all t before the recurrence runs:
 a *linear scan*, h_t = sum_{k<=t} (a_{k+1} ... a_t) b_k + (a_1 ... a_t) h_0. ``linear_scan``
@@ -148,13 +153,14 @@ class MinimalBase(nn.Module):
 
 class MinGRU(MinimalBase):
     """minGRU (Feng et al. 2024): blocks z, n of ``weight_ih_l0`` (2H, D); see the module
-    docstring. a_t = 1 - z_t, b_t = z_t * g(a_n)."""
+    docstring. h_t = (1 - z_t) * h_{t-1} + z_t * n_t, Chung et al.'s convention (z_t near 1
+    writes n_t; in torch's GRU z_t near 1 keeps h_{t-1}): a_t = 1 - z_t, b_t = z_t * g(a_n)."""
 
     num_blocks = 2
 
     def coefficients(self, ax):
         a_z, a_n = ax.chunk(2, dim=-1)
-        z = torch.sigmoid(a_z)  # update gate, from x_t alone
+        z = torch.sigmoid(a_z)  # update gate, from x_t alone: the fraction written
         return 1 - z, z * g(a_n)
 
     def log_coefficients(self, ax):
