@@ -230,3 +230,66 @@ def lstm_cell(highlight: str | None = None, ax: Axes | None = None) -> Figure:
     ax.set_aspect("equal")
     ax.axis("off")
     return ax.figure
+
+
+def gru_cell(ax: Axes | None = None) -> Figure:
+    """The GRU cell at one step, in PyTorch's form: the state path on top, the gates below.
+
+    The gates read h_{t-1} and x_t. The update gate z multiplies h_{t-1} (what is kept) and
+    1 - z the candidate n (what is written); their sum is h_t = (1 - z) n + z h_{t-1}. The
+    reset gate r multiplies the recurrent product W_hn h_{t-1} + b_hn inside the candidate,
+    n = tanh(W_in x_t + b_in + r (W_hn h_{t-1} + b_hn)), after the product as in PyTorch.
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.4, 3.9))
+    state, gate = PALETTE[2], PALETTE[0]
+    # the state path: h_{t-1} -> x z -> + -> h_t
+    ax.text(-0.1, 4.6, "$h_{t-1}$", ha="right", va="center", fontsize=10)
+    _line(ax, [(0.3, 4.6), (2.02, 4.6)], state)
+    _op(ax, (2.3, 4.6), r"$\times$", gate)
+    _line(ax, [(2.58, 4.6), (7.02, 4.6)], state)
+    _op(ax, (7.3, 4.6), "+", state)
+    _line(ax, [(7.58, 4.6), (10.0, 4.6)], state)
+    ax.text(10.1, 4.6, "$h_t$", ha="left", va="center", fontsize=10)
+    ax.text(2.3, 5.0, r"keep $z_t \odot h_{t-1}$", ha="center", va="bottom", fontsize=8)
+    ax.text(7.7, 3.75, r"write $(1 - z_t) \odot n_t$", ha="left", va="center", fontsize=8)
+    # inputs: h_{t-1} (branched off the state path) and x_t join into a bus
+    _line(ax, [(0.8, 4.6), (0.8, 0.55), (7.3, 0.55)], "black", arrow=False)
+    ax.plot([0.8], [4.6], "o", color="black", ms=3)
+    _line(ax, [(1.4, -0.4), (1.4, 0.55)], "black", arrow=False)
+    ax.text(1.4, -0.65, "$x_t$", ha="center", va="center", fontsize=10)
+    # update gate z: into the keep product, and as 1 - z into the write product
+    _line(ax, [(2.3, 0.55), (2.3, 1.8)], "black")
+    _box(ax, (2.3, 2.05), r"$\sigma$  $z_t$", _GATE["sigma"], w=1.1, h=0.5)
+    _line(ax, [(2.3, 2.3), (2.3, 4.32)], "black")
+    _line(ax, [(2.3, 3.35), (3.52, 3.35)], "black")
+    _op(ax, (3.8, 3.35), "", gate)
+    ax.text(3.8, 3.35, "$1-$", ha="center", va="center", fontsize=8, color=gate)
+    _line(ax, [(4.08, 3.35), (7.02, 3.35)], "black")
+    # reset gate r: scales the recurrent product of the candidate (after the product)
+    _line(ax, [(4.2, 0.55), (4.2, 1.8)], "black")
+    _box(ax, (4.2, 2.05), r"$\sigma$  $r_t$", _GATE["sigma"], w=1.1, h=0.5)
+    _line(ax, [(4.75, 2.05), (5.52, 2.05)], "black")
+    _line(ax, [(5.8, 0.55), (5.8, 0.99)], "black")
+    _box(ax, (5.8, 1.2), "", "0.45", w=2.0, h=0.42)
+    ax.text(
+        5.8, 1.2, "$W_{hn} h_{t-1} + b_{hn}$", ha="center", va="center", fontsize=8, color="white"
+    )
+    _line(ax, [(5.8, 1.41), (5.8, 1.77)], "black")
+    _op(ax, (5.8, 2.05), r"$\times$", gate)
+    # candidate n: tanh of the input part plus the reset-scaled recurrent part
+    _line(ax, [(6.08, 2.05), (6.65, 2.05)], "black")
+    _line(ax, [(7.3, 0.55), (7.3, 1.8)], "black")
+    ax.text(7.45, 1.2, "$W_{in} x_t + b_{in}$", ha="left", va="center", fontsize=8)
+    _box(ax, (7.3, 2.05), "tanh $n_t$", _GATE["tanh"], w=1.3, h=0.5)
+    _line(ax, [(7.3, 2.3), (7.3, 3.07)], "black")
+    _op(ax, (7.3, 3.35), r"$\times$", gate)
+    _line(ax, [(7.3, 3.63), (7.3, 4.32)], state)
+    ax.set_title(
+        r"GRU cell (PyTorch's form: $h_t = (1 - z_t) \odot n_t + z_t \odot h_{t-1}$)", fontsize=10
+    )
+    ax.set_xlim(-1.0, 10.9)
+    ax.set_ylim(-0.9, 5.3)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    return ax.figure

@@ -45,3 +45,17 @@ def test_lstm_cell_draws_every_gate(highlight):
 def test_lstm_cell_rejects_an_unknown_step():
     with pytest.raises(ValueError, match="highlight must be None or one of"):
         diagrams.lstm_cell("remember")
+
+
+def test_gru_cell_draws_pytorchs_form():
+    fig = diagrams.gru_cell()
+    texts = _texts(fig)
+    for label in [r"$\sigma$  $r_t$", r"$\sigma$  $z_t$", "tanh $n_t$", "$1-$"]:
+        assert label in texts
+    for label in ["$h_{t-1}$", "$h_t$", "$x_t$", "$W_{hn} h_{t-1} + b_{hn}$"]:
+        assert label in texts  # the reset gate acts after the recurrent product
+    # the convention is named: z keeps the old state, 1 - z writes the candidate
+    assert r"keep $z_t \odot h_{t-1}$" in texts
+    assert r"write $(1 - z_t) \odot n_t$" in texts
+    assert "(1 - z_t) \\odot n_t + z_t \\odot h_{t-1}" in fig.axes[0].get_title()
+    plt.close(fig)
