@@ -45,6 +45,8 @@ class Environment:
     capability: str | None = None  # what torch.backends.cpu.get_cpu_capability() must report
 
 
+#: The named numerical environments. "pinned" is the book's, "sse41" and "no-onednn" perturb
+#: it for ``make test-perturbed``, and "native" leaves the libraries' own choices.
 ENVIRONMENTS: dict[str, Environment] = {
     "pinned": Environment(
         "the book's: oneDNN, ATen and oneMKL at AVX2",
