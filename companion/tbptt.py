@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from companion.ref import _validate as check
+from companion import checks as check
 from companion.ref import rnn
 
 DISTRIBUTIONS = ("geometric", "uniform", "offset")

@@ -54,7 +54,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from companion.ref import _validate as check
+from companion import checks as check
 from companion.ref.activations import sigmoid
 
 FAMILY = "gru"

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from companion.ref import _validate as check
+from companion import checks as check
 from companion.ref.activations import sigmoid
 
 FAMILY = "lstm"

@@ -41,8 +41,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from companion import checks as check
 from companion.ref import _hoisted
-from companion.ref import _validate as check
 from companion.ref.lstm import FAMILY as PLAIN_FAMILY
 from companion.ref.lstm import G, _pair
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from companion.ref import _validate as check
+from companion import checks as check
 
 FAMILY = "readout"
 

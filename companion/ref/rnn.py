@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from companion.ref import _validate as check
+from companion import checks as check
 from companion.ref.activations import get as _activation
 
 FAMILY = "rnn"

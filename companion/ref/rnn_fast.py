@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from companion import checks as check
 from companion.ref import _hoisted
-from companion.ref import _validate as check
 from companion.ref.rnn import FAMILY as PLAIN_FAMILY
 from companion.ref.rnn import G, _nonlinearity
 

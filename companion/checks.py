@@ -1,15 +1,87 @@
-"""Input checks shared by the reference cells.
+"""The argument checks of ``companion``, with one rule for each kind of value.
 
-Every public function of ``companion.ref`` validates its arguments here, so that a wrong
-shape or dtype fails at the call with a message naming what was expected, rather than
-broadcasting into a silently wrong result.
+A public function checks its arguments here, at its boundary, so that a wrong type, shape,
+dtype or range fails at the call with a message that names what was expected, rather than
+broadcasting into a silently wrong result. Each check returns the value, normalised (a numpy
+integer becomes an ``int``), so that a call reads ``T = checks.positive_int("T", T)``.
+
+The rules:
+
+- an integer is an ``int`` or a numpy integer, never a ``bool`` (``True`` is not a size) and
+  never a float, even an integral one;
+- a number is an integer or a float (numpy's included), never a ``bool``, and finite;
+- a wrong type raises ``TypeError``, a right type with a wrong value ``ValueError``.
+
+The array checks below them serve ``companion.ref`` (time-major sequences, parameter dicts
+keyed ``W_ih``, ``W_hh``, ``b_ih``, ``b_hh``, caches, states). This module imports numpy only,
+so that ``companion.ref`` stays free of torch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 
 import numpy as np
+
+
+def integer(name: str, v: object, minimum: int | None = None) -> int:
+    """``v`` as an ``int`` if it is an integer (not a bool) of at least ``minimum``."""
+    if isinstance(v, bool) or not isinstance(v, int | np.integer):
+        raise TypeError(f"{name} must be an integer; got {type(v).__name__} {v!r}")
+    if minimum is not None and v < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}; got {v!r}")
+    return int(v)
+
+
+def positive_int(name: str, v: object) -> int:
+    """``v`` as an ``int`` if it is an integer >= 1 (a size, a count, a number of steps)."""
+    return integer(name, v, minimum=1)
+
+
+def number(
+    name: str,
+    v: object,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """``v`` as a ``float`` if it is a finite number in the given range.
+
+    ``low``/``high`` bound the range (None: unbounded), each closed unless ``low_open`` /
+    ``high_open``; ``number("p", p, 0, 1, high_open=True)`` accepts 0 <= p < 1.
+    """
+    if isinstance(v, bool) or not isinstance(v, int | float | np.integer | np.floating):
+        raise TypeError(f"{name} must be a number; got {type(v).__name__} {v!r}")
+    v = float(v)
+    below = low is not None and (v <= low if low_open else v < low)
+    above = high is not None and (v >= high if high_open else v > high)
+    if not math.isfinite(v) or below or above:
+        lo = "(-inf" if low is None else ("(" if low_open else "[") + f"{low:g}"
+        hi = "inf)" if high is None else f"{high:g}" + (")" if high_open else "]")
+        raise ValueError(f"{name} must be a finite number in {lo}, {hi}; got {v!r}")
+    return v
+
+
+def positive_number(name: str, v: object) -> float:
+    """``v`` as a ``float`` if it is a finite number > 0 (a rate, a scale, a threshold)."""
+    return number(name, v, low=0.0, low_open=True)
+
+
+def one_of(name: str, v: object, options: Sequence) -> object:
+    """``v`` if it is one of ``options``."""
+    if v not in options:
+        raise ValueError(f"{name} must be one of {tuple(options)}; got {v!r}")
+    return v
+
+
+def generator(v: object, name: str = "rng") -> np.random.Generator:
+    """``v`` if it is a ``numpy.random.Generator`` (the only source of randomness taken)."""
+    if not isinstance(v, np.random.Generator):
+        raise TypeError(f"{name} must be a numpy.random.Generator; got {type(v).__name__}")
+    return v
+
 
 PARAM_NAMES = ("W_ih", "W_hh", "b_ih", "b_hh")
 
@@ -107,11 +179,8 @@ def init_params(
     D: int, H: int, G: int, rng: np.random.Generator, dtype: type = np.float64
 ) -> dict[str, np.ndarray]:
     """Parameters drawn as torch draws them: every entry uniform on (-1/sqrt(H), 1/sqrt(H))."""
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}")
-    for name, v in (("D", D), ("H", H)):
-        if not isinstance(v, int | np.integer) or v < 1:
-            raise ValueError(f"{name} must be a positive integer; got {v!r}")
+    rng = generator(rng)
+    D, H = positive_int("D", D), positive_int("H", H)
     k = 1.0 / np.sqrt(H)
     shapes = {"W_ih": (G * H, D), "W_hh": (G * H, H), "b_ih": (G * H,), "b_hh": (G * H,)}
     return {n: rng.uniform(-k, k, size=s).astype(dtype) for n, s in shapes.items()}

@@ -1,0 +1,97 @@
+"""The three cell families and what every part of ``companion`` needs to know about each.
+
+One row per family: the number G of stacked gate blocks, the blocks' names in torch's order,
+the torch module class, and the modules that implement it here::
+
+    family  G  blocks       torch.nn   companion.ref (plain, fast)   companion.nn
+    rnn     1  a            RNN        rnn, rnn_fast                 (none)
+    lstm    4  i, f, g, o   LSTM       lstm, lstm_fast               LSTM
+    gru     3  r, z, n      GRU        gru, gru_fast                 GRU
+
+Every family stores the same four parameters, ``W_ih`` (G H, D), ``W_hh`` (G H, H), ``b_ih``
+and ``b_hh`` (G H,), which torch names ``weight_ih_l0`` ... for the first layer
+(``PARAMETERS``). A layer has ``G (H D + H H + 2 H)`` of them (``Family.count``).
+``companion.bench``, ``companion.interop`` and ``companion.experiments`` read this table, so
+that a new family is one more row. The module imports neither numpy nor torch; a row names its
+classes and modules and :meth:`Family.torch_class`, :meth:`Family.ref`, :meth:`Family.nn_class`
+import them when asked.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+#: The parameter names of the equations -> torch's names for layer 0 of a ``torch.nn.RNNBase``.
+PARAMETERS = {
+    "W_ih": "weight_ih_l0",
+    "W_hh": "weight_hh_l0",
+    "b_ih": "bias_ih_l0",
+    "b_hh": "bias_hh_l0",
+}
+
+
+@dataclass(frozen=True)
+class Family:
+    """What one cell family is, and where it lives."""
+
+    name: str  # the key: "rnn", "lstm" or "gru"
+    blocks: tuple[str, ...]  # the gate blocks, in torch's stacking order; G = len(blocks)
+    torch_name: str  # the class in torch.nn: "RNN", "LSTM", "GRU"
+    ref_modules: tuple[str, str]  # companion.ref's plain and fast modules
+    nn_name: str | None  # the class in companion.nn, or None
+
+    @property
+    def G(self) -> int:
+        """The number of stacked blocks: rows of ``W_ih`` per hidden unit."""
+        return len(self.blocks)
+
+    def count(self, D: int, H: int) -> int:
+        """Parameters of one layer: G (H D + H H + 2 H)."""
+        return self.G * (H * D + H * H + 2 * H)
+
+    def torch_class(self) -> type:
+        """``torch.nn.RNN``, ``LSTM`` or ``GRU`` (imports torch)."""
+        import torch
+
+        return getattr(torch.nn, self.torch_name)
+
+    def ref(self, fast: bool = False):
+        """The ``companion.ref`` module: ``rnn``/``lstm``/``gru``, or its ``_fast`` twin."""
+        return importlib.import_module(f"companion.ref.{self.ref_modules[fast]}")
+
+    def nn_class(self) -> type:
+        """The ``companion.nn`` module written from the equations (imports torch)."""
+        if self.nn_name is None:
+            raise ValueError(f"the {self.name} family has no companion.nn module")
+        return getattr(importlib.import_module("companion.nn"), self.nn_name)
+
+
+FAMILIES: dict[str, Family] = {
+    f.name: f
+    for f in (
+        Family("rnn", ("a",), "RNN", ("rnn", "rnn_fast"), None),
+        Family("lstm", ("i", "f", "g", "o"), "LSTM", ("lstm", "lstm_fast"), "LSTM"),
+        Family("gru", ("r", "z", "n"), "GRU", ("gru", "gru_fast"), "GRU"),
+    )
+}
+
+
+def get(name: object) -> Family:
+    """The family called ``name`` ("rnn", "lstm" or "gru"; case does not matter)."""
+    key = name.lower() if isinstance(name, str) else name
+    if key not in FAMILIES:
+        raise ValueError(f"family must be one of {tuple(FAMILIES)}; got {name!r}")
+    return FAMILIES[key]
+
+
+def of_torch_module(module: object) -> Family:
+    """The family of a ``torch.nn.RNN``, ``LSTM`` or ``GRU`` instance (not a subclass's name)."""
+    import torch
+
+    for family in FAMILIES.values():
+        if type(module) is family.torch_class():
+            return family
+    if isinstance(module, torch.nn.RNNBase):
+        raise TypeError(f"module must be exactly torch.nn.RNN, LSTM or GRU; got {type(module)}")
+    raise TypeError(f"module must be a torch.nn.RNN, LSTM or GRU; got {type(module).__name__}")
