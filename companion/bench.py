@@ -42,7 +42,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from companion.ref import gru, gru_fast, lstm, lstm_fast, rnn, rnn_fast
+from companion import checks
+from companion.families import FAMILIES
+from companion.families import get as family_of
 
 #: The three standard sizes (B, T, D, H), a mid-sized batch, one long sequence and a large layer
 SIZES: tuple[tuple[int, int, int, int], ...] = (
@@ -50,26 +52,25 @@ SIZES: tuple[tuple[int, int, int, int], ...] = (
     (1, 500, 32, 64),
     (128, 50, 128, 256),
 )
-BLOCKS = {"lstm": 4, "gru": 3, "rnn": 1}
 IMPLEMENTATIONS = ("numpy", "numpy fast", "torch eqs", "torch.nn", "matmul only")
-_REF = {"lstm": (lstm, lstm_fast), "gru": (gru, gru_fast), "rnn": (rnn, rnn_fast)}
 
 
 def flops(family: str, B: int, T: int, D: int, H: int) -> int:
-    """Flops of the matrix products of forward + backward: 6 G H (D + H) per sample and step."""
-    if family not in BLOCKS:
-        raise ValueError(f"family must be one of {sorted(BLOCKS)}; got {family!r}")
-    return 6 * BLOCKS[family] * H * (D + H) * B * T
+    """Flops of the matrix products of forward + backward: 6 G H (D + H) per sample and step.
+
+    G is the family's number of blocks (``companion.families``): 4 for "lstm", 3 for "gru",
+    1 for "rnn". Raises ValueError for another family, TypeError or ValueError for a size
+    that is not a positive integer.
+    """
+    G = family_of(family).G
+    B, T, D, H = _check_size((B, T, D, H))
+    return 6 * G * H * (D + H) * B * T
 
 
 def _check_size(size: object) -> tuple[int, int, int, int]:
-    if (
-        not isinstance(size, tuple | list)
-        or len(size) != 4
-        or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in size)
-    ):
+    if not isinstance(size, tuple | list) or len(size) != 4:
         raise ValueError(f"a size must be four positive integers (B, T, D, H); got {size!r}")
-    return tuple(size)
+    return tuple(checks.positive_int(n, v) for n, v in zip("BTDH", size, strict=True))
 
 
 def _median_time(fn: Callable[[], object], repeats: int) -> float:
@@ -85,6 +86,7 @@ def _median_time(fn: Callable[[], object], repeats: int) -> float:
 def matmul_peak(n: int = 1024, repeats: int = 5) -> float:
     """The machine's float32 matrix-product throughput in GFLOP/s: the best of ``repeats``
     products of two n x n matrices (2 n^3 flops each), with the current thread limit."""
+    n, repeats = checks.positive_int("n", n), checks.positive_int("repeats", repeats)
     rng = np.random.default_rng(0)
     a = rng.standard_normal((n, n)).astype(np.float32)
     b = rng.standard_normal((n, n)).astype(np.float32)
@@ -151,7 +153,8 @@ def matmul_only(family: str, B: int, T: int, D: int, H: int) -> Callable[[], Non
     step, then dA^T X, dA^T H_prev and dA W_ih over all steps. Outputs are written into
     buffers allocated here, so the function measures the products alone.
     """
-    GH = BLOCKS[family] * H
+    B, T, D, H = _check_size((B, T, D, H))
+    GH = family_of(family).G * H
     rng = np.random.default_rng(0)
     f32 = lambda *shape: rng.standard_normal(shape).astype(np.float32)  # noqa: E731
     X, Hp, dA = f32(T * B, D), f32(T * B, H), f32(T * B, GH)
@@ -202,27 +205,23 @@ def implementations(family: str, size: Sequence[int], seed: int = 0) -> dict[str
 
     All of them start from the same float32 weights, input and output gradient.
     """
-    import torch
-
-    from companion import nn as cnn
     from companion.interop import params_to_torch
 
     B, T, D, H = _check_size(size)
-    if family not in BLOCKS:
-        raise ValueError(f"family must be one of {sorted(BLOCKS)}; got {family!r}")
-    plain, fast = _REF[family]
+    fam = family_of(family)
+    plain, fast = fam.ref(), fam.ref(fast=True)
     rng = np.random.default_rng(seed)
     params = plain.init_params(D, H, rng, dtype=np.float32)
     x = rng.standard_normal((T, B, D)).astype(np.float32)
     dh_seq = rng.standard_normal((T, B, H)).astype(np.float32)
-    library = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[family](D, H)
+    library = fam.torch_class()(D, H)
     params_to_torch(params, library)
     fns = {
         "numpy": _numpy_call(plain, x, params, dh_seq),
         "numpy fast": _numpy_call(fast, x, params, dh_seq),
     }
-    if family != "rnn":
-        eqs = {"lstm": cnn.LSTM, "gru": cnn.GRU}[family](D, H)
+    if fam.nn_name is not None:
+        eqs = fam.nn_class()(D, H)
         eqs.load_state_dict(library.state_dict())
         fns["torch eqs"] = _torch_call(eqs, x, dh_seq)
     fns["torch.nn"] = _torch_call(library, x, dh_seq)
@@ -258,13 +257,9 @@ def run(
     import torch
     from threadpoolctl import threadpool_limits
 
-    if not isinstance(repeats, int) or repeats < 1:
-        raise ValueError(f"repeats must be a positive integer; got {repeats!r}")
-    if not isinstance(threads, int) or threads < 1:
-        raise ValueError(f"threads must be a positive integer; got {threads!r}")
-    for family in families:
-        if family not in BLOCKS:
-            raise ValueError(f"family must be one of {sorted(BLOCKS)}; got {family!r}")
+    repeats = checks.positive_int("repeats", repeats)
+    threads = checks.positive_int("threads", threads)
+    families = [family_of(f).name for f in families]
     sizes = [_check_size(s) for s in sizes]
     torch_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
@@ -397,7 +392,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m companion.bench",
         description="Time forward + backward of the numpy and torch recurrent layers.",
     )
-    parser.add_argument("--family", nargs="+", choices=sorted(BLOCKS), default=["lstm", "gru"])
+    parser.add_argument("--family", nargs="+", choices=sorted(FAMILIES), default=["lstm", "gru"])
     parser.add_argument("--repeats", type=int, default=15, help="timed rounds (default 15)")
     parser.add_argument("--threads", type=int, default=1, help="BLAS and torch threads (default 1)")
     parser.add_argument(

@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -35,8 +35,10 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="IProgress not found")
     from tqdm.auto import tqdm
 
-from companion.clip import clip_by_global_norm, global_norm
+from companion import checks
+from companion import clip as _clip
 from companion.corpus import Corpus, Vocab, stream_batches
+from companion.history import History
 from companion.optim import Adam
 from companion.ref import readout, rnn, rnn_fast
 
@@ -61,7 +63,8 @@ class Config:
     B: int = 32  # parallel streams
     lr: float = 3e-3  # Adam step size at the start
     lr_decay: float = 0.1  # final step size / initial, reached by a cosine schedule
-    clip: float = 5.0  # global-norm clipping threshold
+    clip: str | None = "norm"  # clip by global norm (companion.clip.MODES)
+    clip_at: float = 5.0  # at this norm
     steps: int = 8000  # Adam updates (12.3 M characters, about 8 passes over the text)
     eval_every: int = 500  # steps between held-out evaluations
     eval_chars: int | None = None  # held-out ids per evaluation (None: all, about 0.25 s)
@@ -69,51 +72,6 @@ class Config:
 
 
 CONFIG = Config()
-
-
-def _check_params(params: object) -> tuple[int, int]:
-    """Return ``(V, H)`` of a model parameter dict, after checking keys and shapes."""
-    if not isinstance(params, dict):
-        raise TypeError(
-            f"params must be a dict with keys {PARAM_NAMES}; got {type(params).__name__}"
-        )
-    missing = [k for k in PARAM_NAMES if k not in params]
-    if missing:
-        raise ValueError(f"params is missing {missing}; expected keys {PARAM_NAMES}")
-    for k in PARAM_NAMES:
-        p = params[k]
-        if not isinstance(p, np.ndarray) or not np.issubdtype(p.dtype, np.floating):
-            got = getattr(p, "dtype", type(p).__name__)
-            raise TypeError(f"params[{k!r}] must be a floating numpy array; got {got}")
-    if params["W_ih"].ndim != 2:
-        raise ValueError(f"params['W_ih'] must have shape (H, V); got {params['W_ih'].shape}")
-    H, V = params["W_ih"].shape
-    expected = {"W_ih": (H, V), "W_hh": (H, H), "b_ih": (H,), "b_hh": (H,)}
-    expected |= {"W_hq": (V, H), "b_q": (V,)}
-    for k, shape in expected.items():
-        if params[k].shape != shape:
-            raise ValueError(
-                f"params[{k!r}] with V={V}, H={H} must have shape {shape}; got {params[k].shape}"
-            )
-    return V, H
-
-
-def _check_window(x_ids: object, y_ids: object, V: int) -> tuple[int, int]:
-    for name, a in (("x_ids", x_ids), ("y_ids", y_ids)):
-        if not isinstance(a, np.ndarray) or not np.issubdtype(a.dtype, np.integer):
-            got = getattr(a, "dtype", type(a).__name__)
-            raise TypeError(f"{name} must be a numpy array of integer ids; got {got}")
-        if a.ndim != 2 or a.size == 0:
-            raise ValueError(f"{name} must have shape (T, B) with T, B >= 1; got {a.shape}")
-        if a.min() < 0 or a.max() >= V:
-            raise ValueError(
-                f"{name} must lie in [0, V) = [0, {V}); got values in [{a.min()}, {a.max()}]"
-            )
-    if x_ids.shape != y_ids.shape:
-        raise ValueError(
-            f"x_ids and y_ids must share the shape (T, B); got {x_ids.shape} and {y_ids.shape}"
-        )
-    return x_ids.shape
 
 
 def init_params(
@@ -176,9 +134,7 @@ def evaluate(params: dict[str, np.ndarray], ids: np.ndarray, B: int = 32, T: int
     if not isinstance(ids, np.ndarray) or not np.issubdtype(ids.dtype, np.integer):
         got = getattr(ids, "dtype", type(ids).__name__)
         raise TypeError(f"ids must be a numpy array of integer ids; got {got}")
-    for name, v in (("B", B), ("T", T)):
-        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
-            raise ValueError(f"{name} must be a positive integer; got {v!r}")
+    B, T = checks.positive_int("B", B), checks.positive_int("T", T)
     if ids.ndim != 1 or ids.size < B + 1:
         raise ValueError(
             f"ids must be a stream of at least B+1 = {B + 1} ids; got shape {ids.shape}"
@@ -202,33 +158,6 @@ def evaluate(params: dict[str, np.ndarray], ids: np.ndarray, B: int = 32, T: int
     return total / (B * L)
 
 
-@dataclass
-class History:
-    """A training run: per-step loss and gradient norm, and the periodic evaluations.
-
-    ``eval_step[i]`` is the step after which ``heldout_loss[i]`` (nats/char, on the held-out
-    ids or their first ``eval_chars``) and ``train_loss[i]`` (mean training loss over the
-    steps since the previous evaluation) were recorded; index 0 is the untrained model.
-    ``seconds`` is the wall time of the run.
-    """
-
-    loss: list[float] = field(default_factory=list)
-    grad_norm: list[float] = field(default_factory=list)
-    eval_step: list[int] = field(default_factory=list)
-    train_loss: list[float] = field(default_factory=list)
-    heldout_loss: list[float] = field(default_factory=list)
-    skipped: int = 0
-    seconds: float = 0.0
-
-    @property
-    def train_perplexity(self) -> list[float]:
-        return [math.exp(v) for v in self.train_loss]
-
-    @property
-    def heldout_perplexity(self) -> list[float]:
-        return [math.exp(v) for v in self.heldout_loss]
-
-
 def train(
     params: dict[str, np.ndarray],
     corpus: Corpus,
@@ -237,7 +166,8 @@ def train(
     T: int = CONFIG.T,
     lr: float = CONFIG.lr,
     lr_decay: float = CONFIG.lr_decay,
-    clip: float | None = CONFIG.clip,
+    clip: str | None = CONFIG.clip,
+    clip_at: float = CONFIG.clip_at,
     eval_every: int = CONFIG.eval_every,
     eval_chars: int | None = CONFIG.eval_chars,
     progress: bool | str = True,
@@ -246,17 +176,23 @@ def train(
 
     Each step takes the next (T, B) window of ``corpus.train_ids`` (restarting the stream,
     and the state, at its end), starts from the state the previous window left, clips the
-    gradient by global norm at ``clip`` (None: no clipping; a non-finite gradient is then
-    skipped and counted) and applies Adam with step size::
+    gradient (``clip`` = 'norm', 'value' or None, at ``clip_at``, as ``companion.train.train``)
+    and applies Adam with step size::
 
         lr_s = lr (r + (1 - r) (1 + cos(pi (s - 1) / steps)) / 2),    r = lr_decay
 
     a cosine schedule from ``lr`` at step 1 down to about ``lr * lr_decay`` at the end
-    (``lr_decay=1``: constant). Before the first step, every ``eval_every`` steps and after
-    the last, it records the mean loss on ``corpus.heldout_ids[:eval_chars]`` (None: all of
-    it; about 0.25 s for the 0.2 MB of the default corpus) and the mean training loss since
-    the previous evaluation (before the first step: the loss on an equally long prefix of the
-    training stream). Deterministic: batches come in a fixed order; nothing is random.
+    (``lr_decay=1``: constant). A non-finite gradient is never applied (``companion.clip``'s
+    rule, the same as ``companion.train.train``'s): the step is skipped, counted in
+    ``History.skipped``, and the state restarts from zeros.
+
+    Before the first step, every ``eval_every`` steps and after the last, it records a
+    validation (``History.val_step``, ``val_loss``, ``train_loss``, all in nats per character;
+    ``val_perplexity`` and ``train_perplexity`` their exponentials): the mean loss on
+    ``corpus.heldout_ids[:eval_chars]`` (None: all of it; about 0.25 s for the 0.2 MB of the
+    default corpus), and the mean training loss since the previous validation (before the
+    first step: the loss on an equally long prefix of the training stream). Deterministic:
+    batches come in a fixed order; nothing is random.
     """
     V, H = _check_params(params)
     if not isinstance(corpus, Corpus):
@@ -265,13 +201,13 @@ def train(
         raise ValueError(
             f"params are for V={V} symbols but the corpus vocabulary has {corpus.vocab.size}"
         )
-    for name, v in (("steps", steps), ("eval_every", eval_every), ("eval_chars", eval_chars)):
-        if (v is not None or name != "eval_chars") and (
-            isinstance(v, bool) or not isinstance(v, int) or v < 1
-        ):
-            raise ValueError(f"{name} must be a positive integer; got {v!r}")
-    if isinstance(lr_decay, bool) or not isinstance(lr_decay, int | float) or not 0 < lr_decay <= 1:
-        raise ValueError(f"lr_decay must be a number in (0, 1]; got {lr_decay!r}")
+    steps, B, T = (checks.positive_int(n, v) for n, v in (("steps", steps), ("B", B), ("T", T)))
+    eval_every = checks.positive_int("eval_every", eval_every)
+    if eval_chars is not None:
+        eval_chars = checks.positive_int("eval_chars", eval_chars)
+    checks.number("lr_decay", lr_decay, 0, 1, low_open=True)
+    checks.one_of("clip", clip, _clip.MODES)
+    clip_at = checks.positive_number("clip_at", clip_at)
     heldout = corpus.heldout_ids if eval_chars is None else corpus.heldout_ids[:eval_chars]
     if heldout.size < 2:
         raise ValueError(f"need at least 2 held-out ids to evaluate; got {heldout.size}")
@@ -281,9 +217,10 @@ def train(
 
     history = History()
     start = time.perf_counter()
-    history.eval_step.append(0)
-    history.train_loss.append(evaluate(params, corpus.train_ids[: heldout.size], eval_B))
-    history.heldout_loss.append(evaluate(params, heldout, eval_B))
+    history.record_validation(
+        evaluate(params, heldout, eval_B),
+        train_loss=evaluate(params, corpus.train_ids[: heldout.size], eval_B),
+    )
     batches = stream_batches(corpus.train_ids, B, T)
     h = np.zeros((B, H), dtype=dtype)
     label = progress if isinstance(progress, str) else "char-RNN"
@@ -297,24 +234,18 @@ def train(
             x_ids, y_ids = next(batches)
             h = np.zeros((B, H), dtype=dtype)
         loss, grads, h = loss_and_grads(params, x_ids, y_ids, h)
-        if clip is None:
-            norm = global_norm(grads)
-        else:
-            grads, norm = clip_by_global_norm(grads, clip, nonfinite="report")
-        if math.isfinite(norm):
+        grads, norm = _clip.by_mode(grads, clip, clip_at)
+        if history.record_step(loss, norm):
             opt.step(grads)
-        else:  # a non-finite gradient: skip the update and restart the state
-            history.skipped += 1
+        else:  # the carried state may be what went wrong
             h = np.zeros((B, H), dtype=dtype)
-        history.loss.append(loss)
-        history.grad_norm.append(norm)
         if step % eval_every == 0 or step == steps:
-            history.train_loss.append(float(np.mean(history.loss[history.eval_step[-1] :])))
-            history.eval_step.append(step)
-            history.heldout_loss.append(evaluate(params, heldout, eval_B))
+            tick = time.perf_counter()
+            history.record_validation(evaluate(params, heldout, eval_B))
+            history.val_seconds += time.perf_counter() - tick
             bar.set_postfix(
                 train_ppl=f"{history.train_perplexity[-1]:.2f}",
-                heldout_ppl=f"{history.heldout_perplexity[-1]:.2f}",
+                heldout_ppl=f"{history.val_perplexity[-1]:.2f}",
                 refresh=False,
             )
     bar.close()
@@ -343,10 +274,7 @@ def sample(
         raise ValueError(f"vocab must have V={V} symbols like params; got {vocab.size}")
     if not isinstance(prime, str) or not prime:
         raise ValueError(f"prime must be a non-empty str; got {prime!r}")
-    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-        raise ValueError(f"n must be a non-negative integer; got {n!r}")
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}")
+    n, rng = checks.integer("n", n, 0), checks.generator(rng)
     readout.softmax(np.zeros(1), temperature)  # raises for a bad temperature, even if n = 0
     dtype = params["W_ih"].dtype
     x = one_hot(vocab.encode(prime)[:, None], V, dtype)  # (P, 1, V)
@@ -359,3 +287,48 @@ def sample(
         out.append(c)
         h = rnn.step(one_hot(np.array([c]), V, dtype), h, params)
     return vocab.decode(np.array(out, dtype=np.int64))
+
+
+def _check_params(params: object) -> tuple[int, int]:
+    """Return ``(V, H)`` of a model parameter dict, after checking keys and shapes."""
+    if not isinstance(params, dict):
+        raise TypeError(
+            f"params must be a dict with keys {PARAM_NAMES}; got {type(params).__name__}"
+        )
+    missing = [k for k in PARAM_NAMES if k not in params]
+    if missing:
+        raise ValueError(f"params is missing {missing}; expected keys {PARAM_NAMES}")
+    for k in PARAM_NAMES:
+        p = params[k]
+        if not isinstance(p, np.ndarray) or not np.issubdtype(p.dtype, np.floating):
+            got = getattr(p, "dtype", type(p).__name__)
+            raise TypeError(f"params[{k!r}] must be a floating numpy array; got {got}")
+    if params["W_ih"].ndim != 2:
+        raise ValueError(f"params['W_ih'] must have shape (H, V); got {params['W_ih'].shape}")
+    H, V = params["W_ih"].shape
+    expected = {"W_ih": (H, V), "W_hh": (H, H), "b_ih": (H,), "b_hh": (H,)}
+    expected |= {"W_hq": (V, H), "b_q": (V,)}
+    for k, shape in expected.items():
+        if params[k].shape != shape:
+            raise ValueError(
+                f"params[{k!r}] with V={V}, H={H} must have shape {shape}; got {params[k].shape}"
+            )
+    return V, H
+
+
+def _check_window(x_ids: object, y_ids: object, V: int) -> tuple[int, int]:
+    for name, a in (("x_ids", x_ids), ("y_ids", y_ids)):
+        if not isinstance(a, np.ndarray) or not np.issubdtype(a.dtype, np.integer):
+            got = getattr(a, "dtype", type(a).__name__)
+            raise TypeError(f"{name} must be a numpy array of integer ids; got {got}")
+        if a.ndim != 2 or a.size == 0:
+            raise ValueError(f"{name} must have shape (T, B) with T, B >= 1; got {a.shape}")
+        if a.min() < 0 or a.max() >= V:
+            raise ValueError(
+                f"{name} must lie in [0, V) = [0, {V}); got values in [{a.min()}, {a.max()}]"
+            )
+    if x_ids.shape != y_ids.shape:
+        raise ValueError(
+            f"x_ids and y_ids must share the shape (T, B); got {x_ids.shape} and {y_ids.shape}"
+        )
+    return x_ids.shape

@@ -30,7 +30,8 @@ def integer(name: str, v: object, minimum: int | None = None) -> int:
     if isinstance(v, bool) or not isinstance(v, int | np.integer):
         raise TypeError(f"{name} must be an integer; got {type(v).__name__} {v!r}")
     if minimum is not None and v < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {v!r}")
+        what = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ValueError(f"{name} must be {what}; got {v!r}")
     return int(v)
 
 
@@ -60,7 +61,9 @@ def number(
     if not math.isfinite(v) or below or above:
         lo = "(-inf" if low is None else ("(" if low_open else "[") + f"{low:g}"
         hi = "inf)" if high is None else f"{high:g}" + (")" if high_open else "]")
-        raise ValueError(f"{name} must be a finite number in {lo}, {hi}; got {v!r}")
+        positive = (lo, hi) == ("(0", "inf)")
+        what = "a positive finite number" if positive else f"a finite number in {lo}, {hi}"
+        raise ValueError(f"{name} must be {what}; got {v!r}")
     return v
 
 
@@ -98,7 +101,7 @@ def float_array(name: str, a: object) -> np.ndarray:
 
 
 def sequence(x: object, name: str = "x") -> tuple[int, int, int]:
-    """Check a time-major sequence and return ``(T, B, D)``."""
+    """Check a time-major sequence and return ``(T, B, D)``; an empty one (T = 0) is rejected."""
     x = float_array(name, x)
     if x.ndim != 3:
         raise ValueError(
@@ -139,30 +142,29 @@ def params(p: object, G: int, D: int, family: str) -> int:
     return H
 
 
-def cache(c: object, family: str, module: str) -> dict:
-    """Check that ``c`` is the cache that ``companion.ref.<module>.forward`` returned."""
-    if not isinstance(c, dict) or c.get("family") != family:
-        got = c.get("family") if isinstance(c, dict) else type(c).__name__
-        raise ValueError(
-            f"cache must come from companion.ref.{module}.forward; got a cache of {got!r}"
-        )
-    return c
-
-
-def upstream(dh_seq: object, T: int, B: int, H: int) -> np.ndarray:
-    """Check the gradient reaching every output h_t: a float array of shape (T, B, H)."""
-    dh_seq = float_array("dh_seq", dh_seq)
-    if dh_seq.shape != (T, B, H):
-        raise ValueError(f"dh_seq must have shape (T, B, H) = {(T, B, H)}; got {dh_seq.shape}")
-    return dh_seq
-
-
 def state(h: object, B: int, H: int, name: str) -> np.ndarray:
     """Check a state array of shape (B, H)."""
     h = float_array(name, h)
     if h.shape != (B, H):
         raise ValueError(f"{name} must have shape (B, H) = ({B}, {H}); got {h.shape}")
     return h
+
+
+def states(s: object, B: int, H: int, names: tuple[str, ...], allow_none: bool = False):
+    """Check a layer's state: one (B, H) array for one name, a pair such as the LSTM's
+    (h, c) for two. With ``allow_none`` (gradients of a final state) an array may be None."""
+    if len(names) == 1:
+        return None if s is None and allow_none else state(s, B, H, names[0])
+    what = f"a pair ({', '.join(names)}) of arrays of shape (B, H) = ({B}, {H})"
+    if not isinstance(s, tuple | list) or len(s) != len(names):
+        got = type(s).__name__
+        got = f"a single array of shape {s.shape}" if isinstance(s, np.ndarray) else got
+        got = f"length {len(s)}" if isinstance(s, tuple | list) else got
+        raise TypeError(f"the state must be {what}; got {got}")
+    return tuple(
+        None if a is None and allow_none else state(a, B, H, n)
+        for n, a in zip(names, s, strict=True)
+    )
 
 
 def same_dtype(**arrays: np.ndarray) -> np.dtype:
@@ -175,12 +177,94 @@ def same_dtype(**arrays: np.ndarray) -> np.dtype:
     return first
 
 
+def forward_args(
+    x: object, state0: object, p: object, G: int, family: str, pair: bool = False
+) -> tuple[int, int, int, int, object]:
+    """The checks of a ``companion.ref`` forward; returns ``(T, B, D, H, state0)``.
+
+    ``x`` a time-major sequence (T, B, D) with T >= 1; ``p`` the parameters of a cell with
+    ``G`` blocks; ``state0`` an array h0 of shape (B, H), or with ``pair`` the pair (h0, c0),
+    or None for zeros (returned). Every array must share the parameters' dtype.
+    """
+    T, B, D = sequence(x)
+    H = params(p, G, D, family)
+    names = ("h0", "c0") if pair else ("h0",)
+    if state0 is None:
+        zeros = tuple(np.zeros((B, H), dtype=x.dtype) for _ in names)
+        state0 = zeros if pair else zeros[0]
+    s = states(state0, B, H, names)
+    same_dtype(x=x, **dict(zip(names, s if pair else (s,), strict=True)), **p)
+    return T, B, D, H, s
+
+
+def step_args(x_t: object, prev: object, p: object, G: int, family: str, pair: bool = False):
+    """The checks of a ``companion.ref`` step; returns the state.
+
+    ``x_t`` (B, D); ``prev`` h_prev (B, H), or with ``pair`` the pair (h_prev, c_prev).
+    """
+    x_t = float_array("x_t", x_t)
+    if x_t.ndim != 2:
+        raise ValueError(f"x_t must have shape (B, D); got shape {x_t.shape}")
+    B, D = x_t.shape
+    H = params(p, G, D, family)
+    names = ("h_prev", "c_prev") if pair else ("h_prev",)
+    s = states(prev, B, H, names)
+    same_dtype(x_t=x_t, **dict(zip(names, s if pair else (s,), strict=True)), **p)
+    return s
+
+
+def cache(c: object, family: str) -> dict:
+    """Check that ``c`` is the cache that ``companion.ref.<family>.forward`` returned."""
+    if not isinstance(c, dict) or c.get("family") != family:
+        got = c.get("family") if isinstance(c, dict) else type(c).__name__
+        raise ValueError(
+            f"cache must come from companion.ref.{family}.forward; got a cache of {got!r}"
+        )
+    return c
+
+
+def backward_args(
+    dh_seq: object, dstate_T: object, c: object, family: str, pair: bool = False
+) -> tuple[int, int, int, np.ndarray, object]:
+    """The checks of a ``companion.ref`` backward; returns ``(T, B, H, dh_seq, dstate_T)``.
+
+    ``c`` the cache of ``family``'s forward; ``dh_seq`` (T, B, H); ``dstate_T`` dh_T of shape
+    (B, H), or with ``pair`` the pair (dh_T, dc_T); None stands for zeros, and None for a
+    pair becomes (None, None).
+    """
+    cache(c, family)
+    T, B, _ = c["x"].shape
+    H = c["params"]["W_hh"].shape[1]
+    dh_seq = float_array("dh_seq", dh_seq)
+    if dh_seq.shape != (T, B, H):
+        raise ValueError(f"dh_seq must have shape (T, B, H) = {(T, B, H)}; got {dh_seq.shape}")
+    if pair:
+        dstate_T = (None, None) if dstate_T is None else dstate_T
+        return T, B, H, dh_seq, states(dstate_T, B, H, ("dh_T", "dc_T"), allow_none=True)
+    return T, B, H, dh_seq, states(dstate_T, B, H, ("dh_T",), allow_none=True)
+
+
 def init_params(
-    D: int, H: int, G: int, rng: np.random.Generator, dtype: type = np.float64
+    D: int,
+    H: int,
+    G: int,
+    rng: np.random.Generator,
+    dtype: type = np.float64,
+    bias_offsets: Mapping[int, float] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Parameters drawn as torch draws them: every entry uniform on (-1/sqrt(H), 1/sqrt(H))."""
+    """Parameters drawn as torch draws them: every entry uniform on (-1/sqrt(H), 1/sqrt(H)).
+
+    ``bias_offsets`` maps a block's index to a constant then added to that block of ``b_ih``
+    (the LSTM's forget-gate bias is ``{1: forget_bias}``).
+    """
     rng = generator(rng)
     D, H = positive_int("D", D), positive_int("H", H)
+    offsets = dict(bias_offsets or {})
+    for block, offset in offsets.items():
+        number(f"the bias offset of block {block}", offset)
     k = 1.0 / np.sqrt(H)
     shapes = {"W_ih": (G * H, D), "W_hh": (G * H, H), "b_ih": (G * H,), "b_hh": (G * H,)}
-    return {n: rng.uniform(-k, k, size=s).astype(dtype) for n, s in shapes.items()}
+    p = {n: rng.uniform(-k, k, size=s).astype(dtype) for n, s in shapes.items()}
+    for block, offset in offsets.items():
+        p["b_ih"][block * H : (block + 1) * H] += offset
+    return p

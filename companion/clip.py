@@ -1,4 +1,5 @@
-"""Gradient clipping by global norm and by value, for numpy gradient dicts and torch parameters.
+"""Gradient clipping by global norm and by value, for numpy gradient dicts and torch parameters,
+and the rule both training loops follow for a gradient that is not finite.
 
 Clipping by global norm (Pascanu, Mikolov and Bengio 2013) rescales all gradients together
 when their joint Euclidean norm exceeds a threshold c::
@@ -9,12 +10,23 @@ when their joint Euclidean norm exceeds a threshold c::
 Clipping by value caps each entry separately, g <- min(max(g, -c), c); it can change the
 direction of the update. Both return the global norm n *before* clipping, the number to log.
 
-Non-finite gradients. If n is inf or NaN, no rescaling can give a usable update (inf * 0 and
-NaN * anything are NaN), so a silent clip would write NaN into the weights. These functions
-therefore never clip a non-finite gradient. With ``nonfinite="raise"`` (the default) they raise
-``NonFiniteGradientError``; with ``nonfinite="report"`` they return the gradients untouched
-together with the non-finite norm, and the caller must skip the update (``companion.train``
-does, and counts the skipped steps).
+The norm is computed as LAPACK's ``nrm2`` does, scaled by the largest magnitude m::
+
+    n = m sqrt(sum_i (g_i / m)^2),   m = max_i |g_i|
+
+in float64, so that finite gradients near the float limit (float64 entries of 1e200, whose
+squares overflow) give their true norm instead of a spurious inf. Only a norm beyond the
+largest float64 (about 1.8e308) is inf while every entry is finite.
+
+**The non-finite rule.** If n is inf or NaN, no rescaling can give a usable update (inf * 0
+and NaN * anything are NaN), and applying the gradient as it is writes inf or NaN into every
+weight that Adam touches: the run is lost for good. So an update whose gradient norm is not
+finite is *skipped*, with or without clipping (``usable``): the weights and the optimiser's
+state stay as they were, the step is counted in ``History.skipped``, and a state carried
+across windows restarts from zeros. Both ``companion.train.train`` and
+``companion.charlm.train`` follow it. The clipping functions never clip a non-finite
+gradient: with ``nonfinite="raise"`` (the default) they raise ``NonFiniteGradientError``; with
+``nonfinite="report"`` they return the gradients untouched with the non-finite norm.
 """
 
 from __future__ import annotations
@@ -24,6 +36,9 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
+from companion import checks
+
+MODES = (None, "norm", "value")  # no clipping, by global norm, by value
 NONFINITE = ("raise", "report")
 
 
@@ -31,51 +46,29 @@ class NonFiniteGradientError(FloatingPointError):
     """The global gradient norm is inf or NaN; the message says which arrays are to blame."""
 
 
-def _check_threshold(name: str, c: float) -> float:
-    if isinstance(c, bool) or not isinstance(c, int | float | np.floating | np.integer):
-        raise TypeError(f"{name} must be a positive number; got {type(c).__name__}")
-    if not (math.isfinite(c) and c > 0):
-        raise ValueError(f"{name} must be a positive finite number; got {c!r}")
-    return float(c)
+def usable(norm: float) -> bool:
+    """The non-finite rule: an update is applied only if its gradient norm is finite."""
+    return math.isfinite(norm)
 
 
-def _check_mode(nonfinite: str) -> None:
-    if nonfinite not in NONFINITE:
-        raise ValueError(f"nonfinite must be one of {NONFINITE}; got {nonfinite!r}")
-
-
-def _check_grads(grads: object) -> Mapping[str, np.ndarray]:
-    if not isinstance(grads, Mapping):
-        raise TypeError(f"grads must be a dict of numpy arrays; got {type(grads).__name__}")
-    for k, g in grads.items():
-        if not isinstance(g, np.ndarray) or not np.issubdtype(g.dtype, np.floating):
-            got = getattr(g, "dtype", type(g).__name__)
-            raise TypeError(f"grads[{k!r}] must be a floating numpy array; got {got}")
-    return grads
-
-
-def _nonfinite(norm: float, names: list[str], nonfinite: str) -> None:
-    if math.isfinite(norm) or nonfinite == "report":
-        return
-    raise NonFiniteGradientError(
-        f"global gradient norm is {norm}; non-finite entries in {names}. Not clipping: "
-        "scaling would write NaN into the weights (pass nonfinite='report' to skip the step)"
-    )
+def _norm(arrays: Iterable[np.ndarray]) -> float:
+    """m * sqrt(sum (g / m)^2) over every entry, in float64, m the largest magnitude."""
+    flats = [np.asarray(g, dtype=np.float64).ravel() for g in arrays]
+    flat = np.concatenate(flats) if flats else np.zeros(0)
+    m = float(np.max(np.abs(flat), initial=0.0))  # NaN if any entry is NaN
+    if m == 0.0 or not math.isfinite(m):
+        return m
+    return m * math.sqrt(float(np.sum(np.square(flat / m))))
 
 
 def global_norm(grads: Mapping[str, np.ndarray]) -> float:
-    """sqrt(sum_k sum_i g_k[i]^2) over every array of a numpy gradient dict (0.0 if empty).
+    """sqrt(sum_k sum_i g_k[i]^2) over every array of a numpy gradient dict (0.0 if empty)."""
+    return _norm(_check_grads(grads).values())
 
-    Computed in float64 as m * sqrt(sum (g / m)^2) with m the largest magnitude, so that
-    finite gradients near the float limit do not overflow into a spurious inf.
-    """
-    grads = _check_grads(grads)
-    arrays = [np.asarray(g, dtype=np.float64).ravel() for g in grads.values()]
-    flat = np.concatenate(arrays) if arrays else np.zeros(0)
-    m = float(np.max(np.abs(flat), initial=0.0))
-    if m == 0.0 or not math.isfinite(m):
-        return m if not np.isnan(flat).any() else float("nan")
-    return m * math.sqrt(float(np.sum(np.square(flat / m))))  # scaled: no overflow near 1e308
+
+def torch_global_norm(parameters: Iterable) -> float:
+    """The global norm of the ``.grad`` of torch parameters (those without a grad are skipped)."""
+    return _norm(p.grad.detach().cpu().double().numpy() for p in _torch_grads(parameters))
 
 
 def clip_by_global_norm(
@@ -88,12 +81,9 @@ def clip_by_global_norm(
     norm raises ``NonFiniteGradientError``, or with ``nonfinite="report"`` returns copies of
     the unchanged gradients and the non-finite norm.
     """
-    c = _check_threshold("max_norm", max_norm)
-    _check_mode(nonfinite)
     norm = global_norm(grads)
-    bad = [k for k, g in grads.items() if not np.all(np.isfinite(g))]
-    _nonfinite(norm, bad, nonfinite)
-    scale = c / norm if math.isfinite(norm) and norm > c else 1.0
+    c = _threshold("max_norm", max_norm, nonfinite, norm, lambda: _nonfinite_keys(grads))
+    scale = c / norm if usable(norm) and norm > c else 1.0
     return {k: g * g.dtype.type(scale) for k, g in grads.items()}, norm
 
 
@@ -106,32 +96,11 @@ def clip_by_value(
     handled as in ``clip_by_global_norm`` (an inf entry would otherwise be clamped to a finite
     value and hide the problem).
     """
-    c = _check_threshold("clip_value", clip_value)
-    _check_mode(nonfinite)
     norm = global_norm(grads)
-    bad = [k for k, g in grads.items() if not np.all(np.isfinite(g))]
-    _nonfinite(norm, bad, nonfinite)
-    if not math.isfinite(norm):
+    c = _threshold("clip_value", clip_value, nonfinite, norm, lambda: _nonfinite_keys(grads))
+    if not usable(norm):
         return {k: g.copy() for k, g in grads.items()}, norm
     return {k: np.clip(g, -c, c) for k, g in grads.items()}, norm
-
-
-def _torch_grads(parameters: Iterable) -> list:
-    import torch
-
-    if isinstance(parameters, torch.Tensor):
-        parameters = [parameters]
-    params = list(parameters)
-    for p in params:
-        if not isinstance(p, torch.Tensor):
-            raise TypeError(f"parameters must be torch tensors; got {type(p).__name__}")
-    return [p for p in params if p.grad is not None]
-
-
-def torch_global_norm(parameters: Iterable) -> float:
-    """The global norm of the ``.grad`` of torch parameters (those without a grad are skipped)."""
-    total = sum(float(p.grad.detach().double().pow(2).sum()) for p in _torch_grads(parameters))
-    return math.sqrt(total)
 
 
 def clip_grad_norm_(parameters: Iterable, max_norm: float, nonfinite: str = "raise") -> float:
@@ -143,14 +112,10 @@ def clip_grad_norm_(parameters: Iterable, max_norm: float, nonfinite: str = "rai
     """
     import torch
 
-    c = _check_threshold("max_norm", max_norm)
-    _check_mode(nonfinite)
     params = _torch_grads(parameters)
     norm = torch_global_norm(params)
-    _nonfinite(
-        norm, [tuple(p.shape) for p in params if not torch.isfinite(p.grad).all()], nonfinite
-    )
-    if math.isfinite(norm) and norm > c:
+    c = _threshold("max_norm", max_norm, nonfinite, norm, lambda: _nonfinite_shapes(params))
+    if usable(norm) and norm > c:
         with torch.no_grad():
             for p in params:
                 p.grad.mul_(c / norm)
@@ -164,15 +129,86 @@ def clip_grad_value_(parameters: Iterable, clip_value: float, nonfinite: str = "
     """
     import torch
 
-    c = _check_threshold("clip_value", clip_value)
-    _check_mode(nonfinite)
     params = _torch_grads(parameters)
     norm = torch_global_norm(params)
-    _nonfinite(
-        norm, [tuple(p.shape) for p in params if not torch.isfinite(p.grad).all()], nonfinite
-    )
-    if math.isfinite(norm):
+    c = _threshold("clip_value", clip_value, nonfinite, norm, lambda: _nonfinite_shapes(params))
+    if usable(norm):
         with torch.no_grad():
             for p in params:
                 p.grad.clamp_(-c, c)
     return norm
+
+
+def by_mode(
+    grads: Mapping[str, np.ndarray], mode: str | None, at: float
+) -> tuple[dict[str, np.ndarray], float]:
+    """Clip a numpy gradient dict by ``mode`` (one of ``MODES``) at ``at``: the loop's call.
+
+    Returns ``(grads, norm)``. A non-finite norm is returned with the gradients untouched
+    (``nonfinite="report"``) for the caller to skip the update, as ``usable`` says;
+    ``mode=None`` only measures the norm.
+    """
+    checks.one_of("mode", mode, MODES)
+    if mode is None:
+        return dict(grads), global_norm(grads)
+    fn = clip_by_global_norm if mode == "norm" else clip_by_value
+    return fn(grads, at, nonfinite="report")
+
+
+def by_mode_(parameters: Iterable, mode: str | None, at: float) -> float:
+    """``by_mode`` for the ``.grad`` of torch parameters, in place; returns the norm before."""
+    checks.one_of("mode", mode, MODES)
+    if mode is None:
+        return torch_global_norm(parameters)
+    fn = clip_grad_norm_ if mode == "norm" else clip_grad_value_
+    return fn(parameters, at, nonfinite="report")
+
+
+def _threshold(name: str, c: float, nonfinite: str, norm: float, bad) -> float:
+    """Check a clip's threshold and mode; raise for a non-finite ``norm`` if asked to.
+
+    ``bad()`` names the arrays with non-finite entries, for the message.
+    """
+    c = checks.positive_number(name, c)
+    checks.one_of("nonfinite", nonfinite, NONFINITE)
+    if nonfinite == "raise" and not usable(norm):
+        _raise(norm, bad())
+    return c
+
+
+def _raise(norm: float, bad: list) -> None:
+    where = (
+        f"non-finite entries in {bad}"
+        if bad
+        else "every entry is finite, but the norm exceeds the largest float64"
+    )
+    raise NonFiniteGradientError(
+        f"global gradient norm is {norm}; {where}. Not clipping: scaling would write NaN into "
+        "the weights (pass nonfinite='report' to skip the step)"
+    )
+
+
+def _nonfinite_keys(grads: Mapping[str, np.ndarray]) -> list[str]:
+    return [k for k, g in grads.items() if not np.isfinite(g).all()]
+
+
+def _nonfinite_shapes(params: list) -> list[tuple]:
+    return [tuple(p.shape) for p in params if not p.grad.isfinite().all()]
+
+
+def _check_grads(grads: object) -> Mapping[str, np.ndarray]:
+    if not isinstance(grads, Mapping):
+        raise TypeError(f"grads must be a dict of numpy arrays; got {type(grads).__name__}")
+    for k, g in grads.items():
+        checks.float_array(f"grads[{k!r}]", g)
+    return grads
+
+
+def _torch_grads(parameters: Iterable) -> list:
+    import torch
+
+    params = [parameters] if isinstance(parameters, torch.Tensor) else list(parameters)
+    for p in params:
+        if not isinstance(p, torch.Tensor):
+            raise TypeError(f"parameters must be torch tensors; got {type(p).__name__}")
+    return [p for p in params if p.grad is not None]

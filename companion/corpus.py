@@ -36,6 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
+from companion import checks
+
 #: Training modules, relative to the stdlib directory (about 1.4 MB in CPython 3.11).
 TRAIN_FILES = (
     "argparse.py", "ast.py", "base64.py", "bisect.py", "configparser.py", "contextlib.py",
@@ -67,12 +69,6 @@ def _check_ids(name: str, ids: object, V: int | None = None) -> np.ndarray:
     return ids
 
 
-def _check_positive_int(name: str, v: object) -> int:
-    if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
-        raise ValueError(f"{name} must be a positive integer; got {v!r}")
-    return int(v)
-
-
 @dataclass(frozen=True)
 class Vocab:
     """Characters <-> integer ids. ``symbols[i]`` is the character of id i; the last is ``UNK``.
@@ -88,7 +84,7 @@ class Vocab:
         """The characters of ``text`` seen at least ``min_count`` times, sorted, then ``UNK``."""
         if not isinstance(text, str):
             raise TypeError(f"text must be a str; got {type(text).__name__}")
-        min_count = _check_positive_int("min_count", min_count)
+        min_count = checks.positive_int("min_count", min_count)
         counts = Counter(text)
         kept = sorted(c for c, n in counts.items() if n >= min_count and c != UNK)
         return cls((*kept, UNK))
@@ -186,6 +182,8 @@ def load_stdlib_corpus(
 
 def num_windows(n: int, B: int, T: int) -> int:
     """How many (T, B) windows ``stream_batches`` yields from a stream of ``n`` ids."""
+    n = checks.integer("n", n, minimum=0)
+    B, T = checks.positive_int("B", B), checks.positive_int("T", T)
     return ((n - 1) // B) // T
 
 
@@ -197,7 +195,6 @@ def stream_batches(ids: np.ndarray, B: int, T: int) -> Iterator[tuple[np.ndarray
     does not fill a whole window is dropped. Raises ValueError if not even one window fits.
     """
     ids = _check_ids("ids", ids)
-    B, T = _check_positive_int("B", B), _check_positive_int("T", T)
     K = num_windows(ids.size, B, T)
     if K < 1:
         raise ValueError(
@@ -221,9 +218,8 @@ def random_windows(
 ) -> tuple[np.ndarray, np.ndarray]:
     """B windows at independent random offsets: ``(x, y)``, each (T, B), y = x shifted by one."""
     ids = _check_ids("ids", ids)
-    B, T = _check_positive_int("B", B), _check_positive_int("T", T)
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}")
+    B, T = checks.positive_int("B", B), checks.positive_int("T", T)
+    rng = checks.generator(rng)
     if ids.size < T + 1:
         raise ValueError(f"need at least T+1 = {T + 1} ids for one window; got {ids.size}")
     starts = rng.integers(0, ids.size - T, size=B)
@@ -239,12 +235,9 @@ def unigram_cross_entropy(
     p(c) = (n_c + alpha) / (N + alpha V), with n_c the count of id c among the N ``train_ids``.
     ``alpha = 0`` is the unsmoothed frequency and gives inf if ``eval_ids`` holds an unseen id.
     """
-    V = _check_positive_int("V", V)
+    V = checks.positive_int("V", V)
     train_ids, eval_ids = _check_ids("train_ids", train_ids, V), _check_ids("eval_ids", eval_ids, V)
-    if isinstance(alpha, bool) or not isinstance(alpha, int | float | np.number):
-        raise TypeError(f"alpha must be a non-negative number; got {type(alpha).__name__}")
-    if not (np.isfinite(alpha) and alpha >= 0):
-        raise ValueError(f"alpha must be a non-negative finite number; got {alpha!r}")
+    alpha = checks.number("alpha", alpha, low=0.0)
     if eval_ids.size == 0 or train_ids.size + alpha == 0:
         raise ValueError("need at least one evaluation id and a non-empty training stream")
     counts = np.bincount(train_ids, minlength=V) + float(alpha)

@@ -6,6 +6,8 @@ show and the labels use the book's notation.
 
 from __future__ import annotations
 
+import numbers
+
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -69,7 +71,7 @@ def unrolled_rnn(T: int = 4, ax: Axes | None = None) -> Figure:
     Every copy of the cell uses the same W_ih, W_hh and W_hq: unrolling adds depth, not
     parameters.
     """
-    if not isinstance(T, int) or not 1 <= T <= 8:
+    if isinstance(T, bool) or not isinstance(T, numbers.Integral) or not 1 <= T <= 8:
         raise ValueError(f"T must be an integer from 1 to 8 (the figure's width); got {T!r}")
     if ax is None:
         _, ax = plt.subplots(figsize=(1.45 * (T + 2.2), 2.7))

@@ -43,12 +43,21 @@ class Family:
 
     @property
     def G(self) -> int:
-        """The number of stacked blocks: rows of ``W_ih`` per hidden unit."""
+        """The number of stacked blocks, which is the number of rows of ``W_ih`` per hidden unit."""
         return len(self.blocks)
 
-    def count(self, D: int, H: int) -> int:
-        """Parameters of one layer: G (H D + H H + 2 H)."""
-        return self.G * (H * D + H * H + 2 * H)
+    def count(self, D: int, H: int, torch_biases: bool = True) -> int:
+        """Parameters of one layer: G (H D + H H + 2 H), torch's count, which stores two bias
+        vectors; G (H D + H H + H) with one (``torch_biases=False``), as the equations have.
+
+        Raises TypeError or ValueError unless D and H are positive integers.
+        """
+        from companion import checks  # numpy, imported only when counting
+
+        D, H = checks.positive_int("D", D), checks.positive_int("H", H)
+        if not isinstance(torch_biases, bool):
+            raise TypeError(f"torch_biases must be a bool; got {type(torch_biases).__name__}")
+        return self.G * (H * D + H * H + (2 if torch_biases else 1) * H)
 
     def torch_class(self) -> type:
         """``torch.nn.RNN``, ``LSTM`` or ``GRU`` (imports torch)."""
@@ -86,12 +95,11 @@ def get(name: object) -> Family:
 
 
 def of_torch_module(module: object) -> Family:
-    """The family of a ``torch.nn.RNN``, ``LSTM`` or ``GRU`` instance (not a subclass's name)."""
-    import torch
+    """The family of a ``torch.nn.RNN``, ``LSTM`` or ``GRU`` instance (or of a subclass's).
 
+    Raises TypeError for anything else, a bare ``torch.nn.RNNBase`` included.
+    """
     for family in FAMILIES.values():
-        if type(module) is family.torch_class():
+        if isinstance(module, family.torch_class()):
             return family
-    if isinstance(module, torch.nn.RNNBase):
-        raise TypeError(f"module must be exactly torch.nn.RNN, LSTM or GRU; got {type(module)}")
     raise TypeError(f"module must be a torch.nn.RNN, LSTM or GRU; got {type(module).__name__}")

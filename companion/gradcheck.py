@@ -16,6 +16,8 @@ from types import ModuleType
 
 import numpy as np
 
+from companion import checks
+
 TOLERANCE = 1e-7
 
 
@@ -49,8 +51,7 @@ def numerical_gradient(
         raise TypeError(f"p must be a numpy array; got {type(p).__name__}")
     if p.dtype != np.float64:
         raise TypeError(f"numerical gradients need a float64 array; got dtype {p.dtype}")
-    if not eps > 0:
-        raise ValueError(f"eps must be positive; got {eps!r}")
+    checks.positive_number("eps", eps)
     q = p.copy()
     grad = np.zeros_like(q)
     for k in np.ndindex(q.shape):

@@ -13,38 +13,28 @@ of W_hh at initialisation decides whether early gradients shrink or grow with di
 - **Identity** (the IRNN of Le, Jaitly and Hinton 2015): W_hh = I (optionally scaled), biases
   zero, used with relu, so that with zero input the state is copied unchanged.
 
+- **Memory bias** (Gers, Schmidhuber and Cummins 2000; Jozefowicz et al. 2015): the bias of the
+  gate that keeps the old state, the LSTM's forget gate f in c_t = f_t c_{t-1} + i_t g_t and
+  the GRU's update gate z in torch's h_t = (1 - z_t) n_t + z_t h_{t-1}, set to b > 0, so that
+  the gate starts near sigma(b) (0.95 for b = 3) and the state, and its gradient, survive
+  many steps.
+
 Functions come in two flavours: numpy (returning new arrays or a new parameter dict of
-``companion.ref``) and torch (``init_torch_``, modifying a module's ``weight_hh_l0`` in place).
-For gated cells with G stacked blocks (LSTM G = 4, GRU G = 3) each (H, H) block is set alike.
+``companion.ref``) and torch (``init_torch_`` and ``set_memory_bias_``, modifying a module in
+place). For gated cells with G stacked blocks (LSTM G = 4, GRU G = 3) each (H, H) block of
+W_hh is set alike. The module imports numpy only; the torch functions import torch when
+called, so that the numpy side needs no torch.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from companion import checks, families
+
 METHODS = ("radius", "orthogonal", "identity")
-
-
-def _square(name: str, W: object) -> np.ndarray:
-    if not isinstance(W, np.ndarray) or not np.issubdtype(W.dtype, np.floating):
-        raise TypeError(
-            f"{name} must be a floating numpy array; got {getattr(W, 'dtype', type(W))}"
-        )
-    if W.ndim != 2 or W.shape[0] != W.shape[1] or W.shape[0] < 1:
-        raise ValueError(f"{name} must be a square matrix of shape (H, H); got shape {W.shape}")
-    return W
-
-
-def _positive_int(name: str, v: object) -> int:
-    if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
-        raise ValueError(f"{name} must be a positive integer; got {v!r}")
-    return int(v)
-
-
-def _rng(rng: object) -> np.random.Generator:
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}")
-    return rng
+# The gate that keeps the old state, per family with one (a block name of families.FAMILIES).
+_KEEPS = {"lstm": "f", "gru": "z"}
 
 
 def spectral_radius(W: np.ndarray) -> float:
@@ -66,8 +56,7 @@ def scale_to_radius(W: np.ndarray, radius: float) -> np.ndarray:
     matrix, e.g. strictly triangular, cannot be scaled to a non-zero radius).
     """
     W = _square("W", W)
-    if not (np.isfinite(radius) and radius >= 0):
-        raise ValueError(f"radius must be a finite number >= 0; got {radius!r}")
+    radius = checks.number("radius", radius, low=0.0)
     rho = spectral_radius(W)
     if rho < 1e-12 * max(1.0, float(np.abs(W).max())):
         raise ValueError(f"W has spectral radius {rho:.3g} (nilpotent); it cannot be rescaled")
@@ -81,8 +70,8 @@ def orthogonal(H: int, rng: np.random.Generator, gain: float = 1.0) -> np.ndarra
     Q, R = qr(A) with A standard normal; multiplying column j of Q by sign(R_jj) makes the
     distribution exactly uniform over the orthogonal group (Mezzadri 2007).
     """
-    H = _positive_int("H", H)
-    A = _rng(rng).standard_normal((H, H))
+    H, gain = checks.positive_int("H", H), checks.number("gain", gain)
+    A = checks.generator(rng).standard_normal((H, H))
     Q, R = np.linalg.qr(A)
     signs = np.where(np.diag(R) < 0, -1.0, 1.0)
     return gain * Q * signs  # scale column j by sign(R_jj)
@@ -90,7 +79,7 @@ def orthogonal(H: int, rng: np.random.Generator, gain: float = 1.0) -> np.ndarra
 
 def identity(H: int, gain: float = 1.0) -> np.ndarray:
     """``gain`` times the identity matrix (H, H), in float64."""
-    return gain * np.eye(_positive_int("H", H))
+    return checks.number("gain", gain) * np.eye(checks.positive_int("H", H))
 
 
 def recurrent_matrix(
@@ -107,15 +96,14 @@ def recurrent_matrix(
     - 'orthogonal': ``radius`` times a random orthogonal matrix (every singular value = radius);
     - 'identity': ``radius`` times the identity.
     """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}; got {method!r}")
-    H = _positive_int("H", H)
+    checks.one_of("method", method, METHODS)
+    H = checks.positive_int("H", H)
     if method == "identity":
         return identity(H, radius)
     if method == "orthogonal":
-        return orthogonal(H, _rng(rng), radius)
+        return orthogonal(H, checks.generator(rng), radius)
     if W is None:
-        W = _rng(rng).standard_normal((H, H))
+        W = checks.generator(rng).standard_normal((H, H))
     if _square("W", W).shape != (H, H):
         raise ValueError(f"W must have shape (H, H) = ({H}, {H}); got {W.shape}")
     return scale_to_radius(W.astype(np.float64), radius)
@@ -181,3 +169,64 @@ def init_torch_(
     params = params_from_torch(rnn, dtype=np.float64)
     params_to_torch(init_params(params, method, rng, radius, zero_bias), rnn)
     return module
+
+
+def set_memory_bias_(module, value: float):
+    """Set the bias of the gate that keeps the old state to ``value``, in place; return module.
+
+    That gate is the LSTM's forget gate f (c = f c_prev + i g) and the GRU's update gate z in
+    torch's convention (h = (1 - z) n + z h_prev): block ``blocks.index("f")`` or
+    ``blocks.index("z")`` of ``companion.families`` (rows H:2H of the stacked biases in both).
+    ``b_ih`` gets ``value`` there and ``b_hh`` 0, so that their sum, the bias of the
+    equations, is ``value``; every layer and direction is set.
+
+    ``module`` is a ``torch.nn.LSTM`` or ``GRU``, a ``companion.nn`` LSTM or GRU (cells,
+    variants, ``Stacked``), or a model with one as its ``encoder`` (``SequenceModel``).
+    Raises TypeError for a module without recurrent biases, ValueError for a family without
+    such a gate (the plain RNN has one block) and for a ``value`` that is not a finite number.
+    """
+    import torch
+
+    value = checks.number("value", value)
+    encoder = getattr(module, "encoder", module)
+    if not isinstance(encoder, torch.nn.Module):
+        raise TypeError(f"module must be a torch.nn.Module; got {type(module).__name__}")
+    params = dict(encoder.named_parameters())
+    pairs = [(n, n.replace("bias_ih", "bias_hh")) for n in params if _is_bias_ih(n)]
+    if not pairs or not all(hh in params for _, hh in pairs):
+        raise TypeError(
+            f"module must be an LSTM or a GRU (torch.nn or companion.nn), or hold one as "
+            f".encoder; got {type(encoder).__name__}, which has no bias_ih and bias_hh"
+        )
+    H = encoder.hidden_size
+    by_blocks = {family.G: family for family in families.FAMILIES.values()}
+    with torch.no_grad():
+        for ih, hh in pairs:
+            family = by_blocks.get(params[ih].shape[0] // H)
+            if family is None or family.name not in _KEEPS:
+                raise ValueError(
+                    f"a memory bias needs an LSTM (4 blocks) or a GRU (3 blocks); got "
+                    f"{params[ih].shape[0] // H} block(s) of H={H} in {ih} of "
+                    f"{type(encoder).__name__}"
+                )
+            k = family.blocks.index(_KEEPS[family.name])
+            params[ih][k * H : (k + 1) * H] = value
+            params[hh][k * H : (k + 1) * H] = 0.0
+    return module
+
+
+def _is_bias_ih(name: str) -> bool:
+    """Whether a parameter name is an input-side bias: bias_ih, bias_ih_l0, layers.1.bias_ih_l0."""
+    last = name.rsplit(".", 1)[-1]
+    return last == "bias_ih" or last.startswith("bias_ih_l")
+
+
+def _square(name: str, W: object) -> np.ndarray:
+    """``W`` if it is a square floating numpy matrix (H, H), H >= 1."""
+    if not isinstance(W, np.ndarray) or not np.issubdtype(W.dtype, np.floating):
+        raise TypeError(
+            f"{name} must be a floating numpy array; got {getattr(W, 'dtype', type(W))}"
+        )
+    if W.ndim != 2 or W.shape[0] != W.shape[1] or W.shape[0] < 1:
+        raise ValueError(f"{name} must be a square matrix of shape (H, H); got shape {W.shape}")
+    return W

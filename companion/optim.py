@@ -24,45 +24,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-
-def _check_params(params: object) -> dict[str, np.ndarray]:
-    if not isinstance(params, dict):
-        raise TypeError(f"params must be a dict of numpy arrays; got {type(params).__name__}")
-    if not params:
-        raise ValueError("params is empty: nothing to optimise")
-    for k, p in params.items():
-        if not isinstance(p, np.ndarray) or not np.issubdtype(p.dtype, np.floating):
-            got = getattr(p, "dtype", type(p).__name__)
-            raise TypeError(f"params[{k!r}] must be a floating numpy array; got {got}")
-        if not p.flags.writeable:
-            raise ValueError(f"params[{k!r}] is read-only; the optimiser updates it in place")
-    return params
-
-
-def _check_positive(name: str, v: float) -> float:
-    if isinstance(v, bool) or not isinstance(v, int | float | np.floating | np.integer):
-        raise TypeError(f"{name} must be a positive number; got {type(v).__name__}")
-    if not (math.isfinite(v) and v > 0):
-        raise ValueError(f"{name} must be a positive finite number; got {v!r}")
-    return float(v)
-
-
-def _check_grads(params: dict[str, np.ndarray], grads: object) -> Mapping[str, np.ndarray]:
-    if not isinstance(grads, Mapping):
-        raise TypeError(f"grads must be a dict of numpy arrays; got {type(grads).__name__}")
-    if set(grads) != set(params):
-        raise ValueError(
-            f"grads must have the keys of params, {sorted(params)}; got {sorted(grads)}"
-        )
-    for k, p in params.items():
-        g = grads[k]
-        if not isinstance(g, np.ndarray):
-            raise TypeError(f"grads[{k!r}] must be a numpy array; got {type(g).__name__}")
-        if g.shape != p.shape:
-            raise ValueError(f"grads[{k!r}] must have shape {p.shape} like params; got {g.shape}")
-        if g.dtype != p.dtype:
-            raise TypeError(f"grads[{k!r}] must have dtype {p.dtype} like params; got {g.dtype}")
-    return grads
+from companion import checks
 
 
 class SGD:
@@ -70,7 +32,7 @@ class SGD:
 
     def __init__(self, params: dict[str, np.ndarray], lr: float) -> None:
         self.params = _check_params(params)
-        self.lr = _check_positive("lr", lr)
+        self.lr = checks.positive_number("lr", lr)
         self.t = 0
 
     def step(self, grads: Mapping[str, np.ndarray]) -> None:
@@ -102,16 +64,13 @@ class Adam:
         eps: float = 1e-8,
     ) -> None:
         self.params = _check_params(params)
-        self.lr = _check_positive("lr", lr)
-        self.eps = _check_positive("eps", eps)
+        self.lr = checks.positive_number("lr", lr)
+        self.eps = checks.positive_number("eps", eps)
         if not isinstance(betas, tuple | list) or len(betas) != 2:
             raise TypeError(f"betas must be a pair (beta1, beta2); got {betas!r}")
-        for i, b in enumerate(betas):
-            if isinstance(b, bool) or not isinstance(b, int | float | np.floating):
-                raise TypeError(f"betas[{i}] must be a number in [0, 1); got {type(b).__name__}")
-            if not 0.0 <= b < 1.0:
-                raise ValueError(f"betas[{i}] must lie in [0, 1); got {b!r}")
-        self.betas = (float(betas[0]), float(betas[1]))
+        self.betas = tuple(
+            checks.number(f"betas[{i}]", b, 0, 1, high_open=True) for i, b in enumerate(betas)
+        )
         self.m = {k: np.zeros_like(p) for k, p in params.items()}
         self.v = {k: np.zeros_like(p) for k, p in params.items()}
         self.t = 0
@@ -134,3 +93,35 @@ class Adam:
             v += f(1.0 - beta2) * (g * g)  # v_t = beta2 v_{t-1} + (1 - beta2) g_t^2
             denom = np.sqrt(v) / f(sqrt_bias2) + f(self.eps)  # sqrt(v_hat) + eps
             p -= f(step_size) * (m / denom)  # theta -= lr m_hat / (sqrt(v_hat) + eps)
+
+
+def _check_params(params: object) -> dict[str, np.ndarray]:
+    if not isinstance(params, dict):
+        raise TypeError(f"params must be a dict of numpy arrays; got {type(params).__name__}")
+    if not params:
+        raise ValueError("params is empty: nothing to optimise")
+    for k, p in params.items():
+        if not isinstance(p, np.ndarray) or not np.issubdtype(p.dtype, np.floating):
+            got = getattr(p, "dtype", type(p).__name__)
+            raise TypeError(f"params[{k!r}] must be a floating numpy array; got {got}")
+        if not p.flags.writeable:
+            raise ValueError(f"params[{k!r}] is read-only; the optimiser updates it in place")
+    return params
+
+
+def _check_grads(params: dict[str, np.ndarray], grads: object) -> Mapping[str, np.ndarray]:
+    if not isinstance(grads, Mapping):
+        raise TypeError(f"grads must be a dict of numpy arrays; got {type(grads).__name__}")
+    if set(grads) != set(params):
+        raise ValueError(
+            f"grads must have the keys of params, {sorted(params)}; got {sorted(grads)}"
+        )
+    for k, p in params.items():
+        g = grads[k]
+        if not isinstance(g, np.ndarray):
+            raise TypeError(f"grads[{k!r}] must be a numpy array; got {type(g).__name__}")
+        if g.shape != p.shape:
+            raise ValueError(f"grads[{k!r}] must have shape {p.shape} like params; got {g.shape}")
+        if g.dtype != p.dtype:
+            raise TypeError(f"grads[{k!r}] must have dtype {p.dtype} like params; got {g.dtype}")
+    return grads

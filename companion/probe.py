@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from companion import checks
 from companion.ref import rnn
 from companion.ref.activations import get as _activation
 
@@ -28,8 +29,7 @@ REDUCTIONS = ("mean", "none")
 
 
 def _reduce(norms: np.ndarray, reduce: str) -> np.ndarray:
-    if reduce not in REDUCTIONS:
-        raise ValueError(f"reduce must be one of {REDUCTIONS}; got {reduce!r}")
+    checks.one_of("reduce", reduce, REDUCTIONS)
     return norms.mean(axis=1) if reduce == "mean" else norms
 
 
@@ -98,7 +98,11 @@ def grad_norms_torch(
             f"got {type(module).__name__}"
         )
     if rnn_module.batch_first or rnn_module.num_layers != 1 or rnn_module.bidirectional:
-        raise ValueError("the probe needs a one-layer, unidirectional module, batch_first=False")
+        raise ValueError(
+            "the probe unrolls one layer in one direction over time-major input (T, B, D); got "
+            f"num_layers={rnn_module.num_layers}, bidirectional={rnn_module.bidirectional}, "
+            f"batch_first={rnn_module.batch_first}; expected 1, False, False"
+        )
     dtype = next(rnn_module.parameters()).dtype
     x = (x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))).to(dtype)
     if x.dim() != 3 or x.shape[-1] != rnn_module.input_size:
@@ -135,6 +139,7 @@ def fit_rate(norms: np.ndarray, skip: int = 0) -> float:
     k = T - t. ``skip`` ignores the first ``skip`` distances (a transient near the loss).
     The slope of log ||.|| against k is log r; r < 1 means vanishing, r > 1 exploding.
     """
+    skip = checks.integer("skip", skip, minimum=0)
     norms = np.asarray(norms, dtype=np.float64)
     if norms.ndim != 1 or norms.size - skip < 2:
         raise ValueError(

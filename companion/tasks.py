@@ -1,4 +1,4 @@
-"""Synthetic tasks: the adding problem, the copy task, the temporal order problem, a noisy sine.
+"""Synthetic tasks, each with its data, loss, metrics and baseline in one place.
 
 Each generator takes a sequence length, a batch size and a ``numpy.random.Generator`` (so a
 seeded generator gives the same batches on every machine), and returns time-major float32
@@ -6,31 +6,36 @@ inputs ``x`` of shape (T, B, D) with their targets. Each task has its baseline: 
 best answer that ignores the long-range dependency, the number a model must beat to show it
 has learned anything.
 
-==============  ===========  ==================  =============  ===============================
-task            x            target              loss           baseline
-==============  ===========  ==================  =============  ===============================
-adding          (T, B, 2)    y (B, 1) float      MSE            1/6, always answering 1
-copy            (L, B, K+2)  y (L, B) int        cross-entropy  see ``copy_baseline``
-temporal order  (T, B, 8)    y (B,) int in 0..3  cross-entropy  log 4, a uniform guess
-noisy sine      (T, B, 1)    y (T, B, 1) float   MSE            see ``noisy_sine_baseline_mse``
-==============  ===========  ==================  =============  ===============================
+==============  ==================  ==================  =================================
+task            x                   target              loss; metric; baseline
+==============  ==================  ==================  =================================
+adding          (T, B, 2)           y (B, 1) float      MSE; 1/6, always answering 1
+copy            (L, B, K+2)         y (L, B) int, mask  cross-entropy on the recall steps;
+                                                        recall accuracy; log K
+temporal order  (T, B, 8)           y (B,) int in 0..3  cross-entropy; accuracy; log 4
+noisy sine      (T, B, 1)           y (T, B, 1) float   MSE; repeating the last input
+==============  ==================  ==================  =================================
+
+The losses and metrics take the model's output first and the targets after it, in the order
+the generator returns them; they are torch functions, the generators and baselines numpy.
+``Task`` bundles one task's generator, loss, metrics, baseline and sizes, which is what
+``companion.experiments.compare`` and ``companion.models.SequenceModel.for_task`` need.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
 import numpy as np
+import torch
+from torch import nn
+
+from companion import checks
 
 ADDING_BASELINE_MSE = 1.0 / 6.0
 #: The temporal order alphabet. Four distractors, start B, end E, the two informative symbols.
 TEMPORAL_SYMBOLS = ("a", "b", "c", "d", "B", "E", "X", "Y")
-
-
-def _check(T: int, B: int, rng: np.random.Generator, T_min: int, what: str = "T") -> None:
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}")
-    for name, v, lo in ((what, T, T_min), ("B", B, 1)):
-        if not isinstance(v, int | np.integer) or isinstance(v, bool) or v < lo:
-            raise ValueError(f"{name} must be an integer >= {lo}; got {v!r}")
 
 
 def adding_problem(T: int, B: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -45,7 +50,7 @@ def adding_problem(T: int, B: int, rng: np.random.Generator) -> tuple[np.ndarray
 
     Returns ``x`` (T, B, 2) and ``y`` (B, 1), float32. Needs T >= 2.
     """
-    _check(T, B, rng, 2)
+    T, B = _sizes(T, B, rng, T_min=2)
     values = rng.uniform(0.0, 1.0, size=(T, B))
     first = rng.integers(0, T // 2, size=B)
     second = rng.integers(T // 2, T, size=B)
@@ -80,11 +85,9 @@ def copy_task(
     Returns ``x`` (L, B, K + 2) one-hot float32, ``y`` (L, B) int64 target tokens, and
     ``recall`` (L, B) bool, True on the last ``n_copy`` steps (where the model must recall).
     """
-    _check(delay, B, rng, 1, "delay")
-    for name, v in (("n_symbols", n_symbols), ("n_copy", n_copy)):
-        if not isinstance(v, int | np.integer) or v < 1:
-            raise ValueError(f"{name} must be a positive integer; got {v!r}")
-    L, K = delay + 2 * n_copy, n_symbols
+    delay, B = _sizes(delay, B, rng, T_min=1, name="delay")
+    K, n_copy = checks.positive_int("n_symbols", n_symbols), checks.positive_int("n_copy", n_copy)
+    L = delay + 2 * n_copy
     data = rng.integers(1, K + 1, size=(n_copy, B))
     tokens = np.zeros((L, B), dtype=np.int64)
     tokens[:n_copy] = data
@@ -107,11 +110,10 @@ def copy_baseline(delay: int, n_symbols: int = 8, n_copy: int = 10, loss: str = 
       n_copy log K / L, which shrinks as the delay grows, so a small loss says little;
     - ``loss="recall"`` (averaged over the recall steps only): log K, independent of the delay.
     """
-    if loss not in ("all", "recall"):
-        raise ValueError(f"loss must be 'all' or 'recall'; got {loss!r}")
-    if delay < 1 or n_symbols < 1 or n_copy < 1:
-        raise ValueError(f"delay, n_symbols, n_copy must be >= 1; got {delay, n_symbols, n_copy}")
-    per_recall_step = float(np.log(n_symbols))
+    checks.one_of("loss", loss, ("all", "recall"))
+    delay, K = checks.positive_int("delay", delay), checks.positive_int("n_symbols", n_symbols)
+    n_copy = checks.positive_int("n_copy", n_copy)
+    per_recall_step = float(np.log(K))
     if loss == "recall":
         return per_recall_step
     return n_copy * per_recall_step / (delay + 2 * n_copy)
@@ -129,7 +131,7 @@ def temporal_order(T: int, B: int, rng: np.random.Generator) -> tuple[np.ndarray
     Returns ``x`` (T, B, 8) one-hot float32 over ``TEMPORAL_SYMBOLS`` and ``y`` (B,) int64.
     Needs T >= 10, so that the two windows do not overlap and miss the ends.
     """
-    _check(T, B, rng, 10)
+    T, B = _sizes(T, B, rng, T_min=10)
     tokens = rng.integers(0, 4, size=(T, B))  # distractors a..d
     tokens[0], tokens[-1] = 4, 5  # B ... E
     t1 = rng.integers(T // 10, 2 * T // 10 + 1, size=B)
@@ -146,20 +148,6 @@ def temporal_order(T: int, B: int, rng: np.random.Generator) -> tuple[np.ndarray
 def temporal_order_baseline() -> float:
     """Cross-entropy of a uniform guess over the four classes, log 4 (accuracy 1/4)."""
     return float(np.log(4.0))
-
-
-def _check_period(period: float | tuple[float, float]) -> tuple[float, float]:
-    pair = period if isinstance(period, tuple) else (period, period)
-    ok = len(pair) == 2 and all(
-        isinstance(p, int | float | np.integer | np.floating) and not isinstance(p, bool)
-        for p in pair
-    )
-    if not ok or not (np.isfinite(pair).all() and 0 < pair[0] <= pair[1]):
-        raise ValueError(
-            f"period must be a positive number or a pair (low, high) with 0 < low <= high; "
-            f"got {period!r}"
-        )
-    return float(pair[0]), float(pair[1])
 
 
 def noisy_sine(
@@ -186,14 +174,9 @@ def noisy_sine(
 
     Returns ``x`` (T, B, 1) and ``y`` (T, B, 1), float32.
     """
-    _check(T, B, rng, 1)
-    low, high = _check_period(period)
-    if (
-        isinstance(noise, bool)
-        or not isinstance(noise, int | float | np.integer | np.floating)
-        or not (np.isfinite(noise) and noise >= 0)
-    ):
-        raise ValueError(f"noise must be a finite number >= 0; got {noise!r}")
+    T, B = _sizes(T, B, rng, T_min=1)
+    low, high = _period(period)
+    noise = checks.number("noise", noise, low=0.0)
     phase = rng.uniform(0.0, 2 * np.pi, size=B)
     P = np.full(B, low) if low == high else rng.uniform(low, high, size=B)
     t = np.arange(T + 1)[:, None]  # (T + 1, 1)
@@ -215,9 +198,135 @@ def noisy_sine_baseline_mse(period: float, noise: float = 0.1) -> float:
     learned anything about the wave beats this; one that has filtered out the noise and
     inferred the phase gets close to 0.
     """
-    low, high = _check_period(period)
+    low, high = _period(period)
     if low != high:
         raise ValueError(f"the baseline needs a single period; got {period!r}")
-    if not (np.isfinite(noise) and noise >= 0):
-        raise ValueError(f"noise must be a finite number >= 0; got {noise!r}")
+    noise = checks.number("noise", noise, low=0.0)
     return float(1.0 - np.cos(2 * np.pi / low) + noise**2)
+
+
+# --- losses and metrics: the model's output first, then the targets -----------------------
+
+
+def mse(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean squared error (1/N) sum (out - y)^2; ``out`` and ``y`` of one shape, e.g. (B, 1).
+
+    Raises ValueError if the shapes differ (broadcasting (B, 1) against (B,) would silently
+    average B^2 differences).
+    """
+    if out.shape != y.shape:
+        raise ValueError(
+            f"mse needs out and y of one shape; got {tuple(out.shape)}, {tuple(y.shape)}"
+        )
+    return ((out - y) ** 2).mean()
+
+
+def cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy (nats), -(1/B) sum_b log softmax(logits_b)[y_b], of ``logits``
+    (B, Q) against integer classes ``y`` (B,)."""
+    return nn.functional.cross_entropy(logits, y.long())
+
+
+def masked_cross_entropy(logits: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy (nats) over the steps where ``mask`` is True.
+
+    Shapes: ``logits`` (T, B, Q), ``y`` (T, B) integers, ``mask`` (T, B) bool. For the copy
+    task, an all-True mask gives the loss over all positions and ``recall`` the recall-only
+    loss (see ``copy_baseline``). Raises ValueError if the shapes disagree.
+    """
+    if logits.shape[:2] != y.shape or y.shape != mask.shape:
+        raise ValueError(
+            f"logits (T, B, Q), y (T, B), mask (T, B) must agree; got "
+            f"{tuple(logits.shape)}, {tuple(y.shape)}, {tuple(mask.shape)}"
+        )
+    per_step = nn.functional.cross_entropy(
+        logits.flatten(0, 1), y.flatten().long(), reduction="none"
+    )
+    m = mask.flatten().to(per_step.dtype)
+    return (per_step * m).sum() / m.sum()
+
+
+def accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
+    """Fraction of rows of ``logits`` (B, Q) whose argmax is the class ``y`` (B,)."""
+    return float((logits.argmax(-1) == y).double().mean())
+
+
+def recall_accuracy(logits: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> float:
+    """Fraction of the masked steps where argmax ``logits`` (T, B, Q) is ``y`` (T, B)."""
+    return float((logits.argmax(-1) == y)[mask].double().mean())
+
+
+# --- a task as one object -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Task:
+    """One task: its batches, loss, metrics, baseline, and the sizes a model for it needs.
+
+    ``Task.adding``, ``Task.temporal_order`` and ``Task.copy`` build the tasks above.
+    """
+
+    name: str  # printed in tables and progress bars
+    sample: Callable[[np.random.Generator, int], tuple]  # (rng, B) -> (x, *targets), numpy
+    loss: Callable[..., torch.Tensor]  # loss(out, *targets), the training loss
+    input_size: int  # D of a model for the task
+    output_size: int  # Q of its readout
+    readout: str = "last"  # its readout kind: 'last' (h_T) or 'all' (every h_t)
+    metrics: Mapping[str, Callable[..., float]] = field(default_factory=dict)  # (out, *targets)
+    baseline: float | None = None  # the loss of the best answer without long-range memory
+    batch_size: int = 32  # training batch
+    test_size: int = 1000  # examples in the test batch of ``compare``
+
+    @classmethod
+    def adding(cls, T: int, batch_size: int = 32, test_size: int = 1000) -> Task:
+        """The adding problem at length T: ``mse``, baseline 1/6."""
+        return cls(f"adding problem, T={T}", lambda rng, B: adding_problem(T, B, rng), mse,
+                   input_size=2, output_size=1, baseline=adding_baseline_mse(),
+                   batch_size=batch_size, test_size=test_size)  # fmt: skip
+
+    @classmethod
+    def temporal_order(cls, T: int, batch_size: int = 32, test_size: int = 1000) -> Task:
+        """The temporal order problem at length T: ``cross_entropy``, ``accuracy`` (chance
+        1/4), baseline log 4."""
+        return cls(f"temporal order, T={T}", lambda rng, B: temporal_order(T, B, rng),
+                   cross_entropy, input_size=len(TEMPORAL_SYMBOLS), output_size=4,
+                   metrics={"accuracy": accuracy}, baseline=temporal_order_baseline(),
+                   batch_size=batch_size, test_size=test_size)  # fmt: skip
+
+    @classmethod
+    def copy(
+        cls,
+        delay: int,
+        n_symbols: int = 8,
+        n_copy: int = 10,
+        batch_size: int = 32,
+        test_size: int = 500,
+    ) -> Task:
+        """The copy task, scored on the recall steps only: ``masked_cross_entropy``,
+        ``recall_accuracy`` (chance 1 / n_symbols), baseline log n_symbols."""
+        sample = lambda rng, B: copy_task(delay, B, rng, n_symbols, n_copy)  # noqa: E731
+        return cls(f"copy, delay {delay}, {n_symbols} symbols", sample, masked_cross_entropy,
+                   input_size=n_symbols + 2, output_size=n_symbols + 2, readout="all",
+                   metrics={"recall accuracy": recall_accuracy},
+                   baseline=copy_baseline(delay, n_symbols, n_copy, loss="recall"),
+                   batch_size=batch_size, test_size=test_size)  # fmt: skip
+
+
+# --- argument checks --------------------------------------------------------------------------
+
+
+def _sizes(T: object, B: object, rng: object, T_min: int, name: str = "T") -> tuple[int, int]:
+    """(T, B) as ints, checked, for a generator drawing from ``rng``."""
+    checks.generator(rng)
+    return checks.integer(name, T, T_min), checks.positive_int("B", B)
+
+
+def _period(period: object) -> tuple[float, float]:
+    """(low, high) from a period or a pair of them, 0 < low <= high."""
+    pair = period if isinstance(period, tuple) else (period, period)
+    if len(pair) != 2:
+        raise ValueError(f"period must be a number or a pair (low, high); got {period!r}")
+    low, high = (checks.positive_number("period", p) for p in pair)
+    if low > high:
+        raise ValueError(f"period (low, high) needs 0 < low <= high; got {period!r}")
+    return low, high

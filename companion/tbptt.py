@@ -21,7 +21,9 @@ the gradient, and shorter ones are seen only from positions late enough in their
 
 ``window_slices`` gives the fixed windows, ``random_window_slices`` windows of random length,
 ``rnn_truncated_grads`` the truncated gradient of the numpy Elman RNN (``companion.ref.rnn``),
-and ``detach`` with ``run_windows`` the driver that trains any model (torch or numpy) this way.
+and ``detach`` with ``run_windows`` the driver that trains any model (torch or numpy) this way;
+``companion.train.train(..., window=k, carry_state=True)`` drives a torch model the same way,
+with Adam, clipping, validation and a ``History``.
 """
 
 from __future__ import annotations
@@ -38,18 +40,12 @@ from companion.ref import rnn
 DISTRIBUTIONS = ("geometric", "uniform", "offset")
 
 
-def _positive_int(name: str, v: object) -> int:
-    if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
-        raise ValueError(f"{name} must be an integer >= 1; got {v!r}")
-    return int(v)
-
-
 def window_slices(T: int, k: int) -> list[slice]:
     """Consecutive windows of length ``k`` covering steps 0..T-1; the last may be shorter.
 
     ``window_slices(7, 3)`` is ``[slice(0, 3), slice(3, 6), slice(6, 7)]``.
     """
-    T, k = _positive_int("T", T), _positive_int("k", k)
+    T, k = check.positive_int("T", T), check.positive_int("k", k)
     return [slice(s, min(s + k, T)) for s in range(0, T, k)]
 
 
@@ -80,11 +76,9 @@ def random_window_slices(
     variable truncation lengths *together with* compensation factors in the backpropagation
     equation (ARTBP); randomising the lengths alone, as here, only varies the horizon.
     """
-    T, k = _positive_int("T", T), _positive_int("k", k)
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}")
-    if dist not in DISTRIBUTIONS:
-        raise ValueError(f"dist must be one of {DISTRIBUTIONS}; got {dist!r}")
+    T, k = check.positive_int("T", T), check.positive_int("k", k)
+    check.generator(rng)
+    check.one_of("dist", dist, DISTRIBUTIONS)
     windows, s = [], 0
     while s < T:
         if dist == "geometric":
@@ -133,7 +127,7 @@ def rnn_truncated_grads(
     dh_seq = check.float_array("dh_seq", dh_seq)
     if dh_seq.shape != (T, B, H):
         raise ValueError(f"dh_seq must have shape (T, B, H) = {(T, B, H)}; got {dh_seq.shape}")
-    k = _positive_int("k", k)
+    k = check.positive_int("k", k)
     grads = {name: np.zeros_like(p) for name, p in params.items()}
     h = h0
     for w in window_slices(T, k):

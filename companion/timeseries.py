@@ -23,12 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def _series(y, name: str = "series") -> np.ndarray:
-    a = np.asarray(y, dtype=np.float64)
-    if a.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional, shape (N,); got shape {a.shape}")
-    return a
+from companion import checks
 
 
 def load_sunspots() -> tuple[np.ndarray, np.ndarray]:
@@ -46,8 +41,7 @@ def load_sunspots() -> tuple[np.ndarray, np.ndarray]:
 def split_in_time(y, n_val: int, n_test: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Split ``y`` (N,) into train, validation and test spans, in that order in time."""
     y = _series(y)
-    if not (isinstance(n_val, int) and isinstance(n_test, int) and n_val >= 0 and n_test >= 1):
-        raise ValueError(f"n_val >= 0 and n_test >= 1 must be integers; got {n_val!r}, {n_test!r}")
+    n_val, n_test = checks.integer("n_val", n_val, 0), checks.positive_int("n_test", n_test)
     n_train = len(y) - n_val - n_test
     if n_train < 1:
         raise ValueError(f"a series of {len(y)} cannot give {n_val} + {n_test} and a train span")
@@ -75,8 +69,7 @@ def make_windows(y, width: int) -> tuple[np.ndarray, np.ndarray]:
     with ``t[i] = y[i + width]``.
     """
     y = _series(y)
-    if not isinstance(width, int) or not 1 <= width < len(y):
-        raise ValueError(f"width must be an integer in [1, {len(y) - 1}]; got {width!r}")
+    width = _index("width", width, 1, len(y) - 1)
     X = np.lib.stride_tricks.sliding_window_view(y[:-1], width).copy()  # (N - width, width)
     return X, y[width:].copy()
 
@@ -97,8 +90,7 @@ def windows_for_targets(y, width: int, start: int, stop: int) -> tuple[np.ndarra
 def naive(y, start: int) -> np.ndarray:
     """One-step naive forecasts of ``y[start:]``: y_hat_t = y_{t-1}."""
     y = _series(y)
-    if not 1 <= start < len(y):
-        raise ValueError(f"start must be in [1, {len(y) - 1}]; got {start}")
+    start = _index("start", start, 1, len(y) - 1)
     return y[start - 1 : -1].copy()
 
 
@@ -110,10 +102,7 @@ def seasonal_naive(y, season: int, horizon: int) -> np.ndarray:
     y_hat_t = y_{t-m}.
     """
     y = _series(y)
-    if not isinstance(season, int) or not 1 <= season <= len(y):
-        raise ValueError(f"season must be an integer in [1, {len(y)}]; got {season!r}")
-    if not isinstance(horizon, int) or horizon < 1:
-        raise ValueError(f"horizon must be a positive integer; got {horizon!r}")
+    season, horizon = _index("season", season, 1, len(y)), checks.positive_int("horizon", horizon)
     last = y[-season:]
     return last[np.arange(horizon) % season].copy()
 
@@ -121,8 +110,8 @@ def seasonal_naive(y, season: int, horizon: int) -> np.ndarray:
 def seasonal_naive_one_step(y, season: int, start: int) -> np.ndarray:
     """One-step seasonal-naive forecasts of ``y[start:]``: y_hat_t = y_{t-m}."""
     y = _series(y)
-    if not season <= start < len(y):
-        raise ValueError(f"start must be in [{season}, {len(y) - 1}]; got {start}")
+    season = _index("season", season, 1, len(y))
+    start = _index("start", start, season, len(y) - 1)
     return y[start - season : len(y) - season].copy()
 
 
@@ -133,8 +122,7 @@ def ar_fit(y, p: int) -> np.ndarray:
     sum_t (y_t - c - phi_1 y_{t-1} - ... - phi_p y_{t-p})^2 over t = p..N-1.
     """
     y = _series(y)
-    if not isinstance(p, int) or not 1 <= p < len(y) - 1:
-        raise ValueError(f"p must be an integer in [1, {len(y) - 2}]; got {p!r}")
+    p = _index("p", p, 1, len(y) - 2)
     X, t = make_windows(y, p)  # X[i] = y_{i..i+p-1}, t[i] = y_{i+p}
     A = np.column_stack([np.ones(len(t)), X[:, ::-1]])  # columns 1, y_{t-1}, ..., y_{t-p}
     coef, *_ = np.linalg.lstsq(A, t, rcond=None)
@@ -145,8 +133,7 @@ def ar_predict(y, coef, start: int) -> np.ndarray:
     """One-step AR forecasts of ``y[start:]`` with ``coef`` = (c, phi_1, ..., phi_p)."""
     y, coef = _series(y), _series(coef, "coef")
     p = len(coef) - 1
-    if not p <= start < len(y):
-        raise ValueError(f"start must be in [{p}, {len(y) - 1}] for AR({p}); got {start}")
+    start = _index("start", start, p, len(y) - 1)
     X, _ = make_windows(y, p)
     return coef[0] + X[start - p :, ::-1] @ coef[1:]
 
@@ -165,3 +152,18 @@ def mae(y_hat, y) -> float:
     if y_hat.shape != y.shape:
         raise ValueError(f"shapes differ: {y_hat.shape} and {y.shape}")
     return float(np.mean(np.abs(y_hat - y)))
+
+
+def _series(y, name: str = "series") -> np.ndarray:
+    a = np.asarray(y, dtype=np.float64)
+    if a.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, shape (N,); got shape {a.shape}")
+    return a
+
+
+def _index(name: str, v: object, low: int, high: int) -> int:
+    """``v`` as an ``int`` if it is an integer in [low, high]."""
+    v = checks.integer(name, v)
+    if not low <= v <= high:
+        raise ValueError(f"{name} must be an integer in [{low}, {high}]; got {v}")
+    return v

@@ -1,37 +1,43 @@
-"""A compact training loop for the sequence models: Adam, optional clipping, early stopping.
+"""The training loop of the torch models: Adam, optional clipping, validation, early stopping,
+and truncated BPTT over long streams.
 
-One step draws a batch, computes the loss, backpropagates, optionally clips, and updates::
+One update draws a batch, computes the loss, backpropagates, clips if asked, and steps::
 
     x, *targets = batch_fn()              numpy or torch; x (T, B, D)
     loss = loss_fn(model(x), *targets)
     g    = dloss/dtheta                   clipped by global norm or by value if asked
-    theta <- Adam(theta, g)
+    theta <- Adam(theta, g)               skipped if ||g|| is not finite (clip.usable)
 
-With validation data, every ``eval_every`` steps (and after the last) the model is scored on
-them, the best weights so far are kept, and training stops once ``patience`` scores in a row
-have not improved on the best (early stopping); at the end the best weights are restored::
+Validation. Every ``eval_every`` updates (and after the last) the model is scored, in eval
+mode and without gradients, on ``validation`` and on each of ``metrics``; the best weights so
+far are kept, and training stops once ``patience`` validations in a row have not improved on
+the best (early stopping); at the end the best weights are restored::
 
-    every eval_every steps:  v = score(model)           in eval mode, without gradients
-                             v < best?  best, theta_best = v, copy(theta)
-                             else: patience used up?  stop
-    at the end:              theta <- theta_best
+    every eval_every updates:  v = score(model);  m_k = metric_k(model)
+                               v < best?  best, theta_best = v, copy(theta)
+                               else: patience used up?  stop
+    at the end:                theta <- theta_best
+
+Truncated BPTT over streams (``window=k``). ``batch_fn`` then returns long streams x (L, B, D)
+and time-major targets, and each update trains on the next window of k steps of them; with
+``carry_state`` the window starts from the state the previous one ended in, detached, as
+``companion.tbptt.run_windows`` does::
+
+    out, state = forward(x[w], state)     state: None (zeros) at the start of new streams
+    loss = loss_fn(out, *targets[w]);  update as above;  state = detach(state)
 
 The loop is deterministic given ``companion.setup``'s seeding: the model's initial weights
 come from torch's seeded generator, the batches from the numpy Generator inside ``batch_fn``,
-and torch runs on the thread count that ``setup`` fixed.
-
-Loss functions for the tasks of ``companion.tasks`` are here too, each taking the model's
-output first: ``mse`` (adding problem), ``cross_entropy`` (temporal order, readout 'last') and
-``masked_cross_entropy`` (copy task, readout 'all', scored on all steps or the recall steps).
+and torch runs on the thread count that ``setup`` fixed. What it records is a
+``companion.history.History``. The loss functions of the tasks live in ``companion.tasks``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
+import time
 import warnings
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import torch
@@ -43,129 +49,12 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="IProgress not found")
     from tqdm.auto import tqdm
 
+from companion import checks, tbptt
 from companion import clip as _clip
+from companion.history import History
 
-CLIP_MODES = (None, "norm", "value")
-
-
-@dataclass
-class History:
-    """What a training run records: one entry per step, and one per validation.
-
-    ``loss``: training loss of the step's batch; ``grad_norm``: global gradient norm before
-    clipping; ``skipped``: steps whose gradient was non-finite and therefore not applied.
-    With validation (``train(..., validation=...)``): ``val_step`` and ``val_loss``, the
-    number of steps done at each validation and the score there; ``best_step`` and
-    ``best_val_loss``, where the lowest score was (None if no score was finite);
-    ``stopped_early``, True if the patience ran out before ``steps`` steps.
-    """
-
-    loss: list[float] = field(default_factory=list)
-    grad_norm: list[float] = field(default_factory=list)
-    skipped: int = 0
-    val_step: list[int] = field(default_factory=list)
-    val_loss: list[float] = field(default_factory=list)
-    best_step: int | None = None
-    best_val_loss: float | None = None
-    stopped_early: bool = False
-
-    def final_loss(self, last: int = 100) -> float:
-        """Mean training loss over the last ``last`` steps (a less noisy end point)."""
-        if not self.loss:
-            raise ValueError("the history is empty: no step was run")
-        tail = [v for v in self.loss[-last:] if math.isfinite(v)]
-        return float(np.mean(tail)) if tail else float("nan")
-
-
-def _tensor(a, dtype=None) -> torch.Tensor:
-    t = a if isinstance(a, torch.Tensor) else torch.as_tensor(np.asarray(a))
-    if dtype is not None and t.is_floating_point():
-        t = t.to(dtype)
-    return t
-
-
-def mse(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Mean squared error; ``out`` and ``y`` of one shape, e.g. (B, 1) for the adding problem."""
-    if out.shape != y.shape:
-        raise ValueError(
-            f"mse needs out and y of one shape; got {tuple(out.shape)}, {tuple(y.shape)}"
-        )
-    return ((out - y) ** 2).mean()
-
-
-def cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy (nats) of ``logits`` (B, Q) against integer targets ``y`` (B,)."""
-    return nn.functional.cross_entropy(logits, y.long())
-
-
-def masked_cross_entropy(logits: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy over the steps where ``mask`` is True.
-
-    Shapes: ``logits`` (T, B, Q), ``y`` (T, B) integers, ``mask`` (T, B) bool. For the copy
-    task, an all-True mask gives the loss over all positions and ``recall`` the recall-only
-    loss (see ``companion.tasks.copy_baseline``).
-    """
-    if logits.shape[:2] != y.shape or y.shape != mask.shape:
-        raise ValueError(
-            f"logits (T, B, Q), y (T, B), mask (T, B) must agree; got "
-            f"{tuple(logits.shape)}, {tuple(y.shape)}, {tuple(mask.shape)}"
-        )
-    per_step = nn.functional.cross_entropy(
-        logits.flatten(0, 1), y.flatten().long(), reduction="none"
-    )
-    m = mask.flatten().to(per_step.dtype)
-    return (per_step * m).sum() / m.sum()
-
-
-def _positive_int(name: str, v: object) -> int:
-    if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
-        raise ValueError(f"{name} must be a positive integer; got {v!r}")
-    return int(v)
-
-
-def _validation_scorer(
-    validation: tuple | list | Callable[[nn.Module], float], loss_fn: Callable[..., torch.Tensor]
-) -> Callable[[nn.Module], float]:
-    """A function model -> score: ``loss_fn`` on a fixed batch, or the given function."""
-    if isinstance(validation, tuple | list):
-        if len(validation) < 2:
-            raise ValueError(
-                "validation as data must be a batch (x, *targets), like batch_fn's; "
-                f"got a {type(validation).__name__} of length {len(validation)}"
-            )
-        batch = tuple(validation)
-        return lambda model: evaluate(model, batch, loss_fn)
-    if callable(validation) and not isinstance(validation, nn.Module):
-        return validation
-    raise TypeError(
-        "validation must be a batch (x, *targets) scored with loss_fn, or a function "
-        f"model -> float (lower is better); got {type(validation).__name__}"
-    )
-
-
-@contextlib.contextmanager
-def evaluation_mode(model: nn.Module):
-    """Within the block, ``model`` is in eval mode (dropout off) and no gradient is recorded;
-    afterwards it is back in the mode it was in."""
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            yield model
-    finally:
-        model.train(was_training)
-
-
-def _score(scorer: Callable[[nn.Module], float], model: nn.Module) -> float:
-    """``scorer(model)`` in eval mode (no dropout) and without gradients, as a float."""
-    with evaluation_mode(model):
-        value = scorer(model)
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise TypeError(
-            f"the validation function must return a number; got {type(value).__name__}"
-        ) from None
+CLIP_MODES = _clip.MODES
+__all__ = ["CLIP_MODES", "History", "evaluate", "evaluation_mode", "train"]
 
 
 def train(
@@ -181,93 +70,101 @@ def train(
     eval_every: int = 100,
     patience: int | None = None,
     restore_best: bool = True,
+    metrics: Mapping[str, Callable[[nn.Module], float]] | None = None,
+    window: int | None = None,
+    carry_state: bool = False,
+    forward: Callable[[torch.Tensor, object], tuple[torch.Tensor, object]] | None = None,
 ) -> History:
-    """Train ``model`` with Adam for up to ``steps`` steps; return the ``History``.
+    """Train ``model`` with Adam for up to ``steps`` updates; return the ``History``.
 
     Args:
         model: a ``torch.nn.Module`` mapping x (T, B, D) to outputs, e.g. ``SequenceModel``.
-        batch_fn: called once per step; returns ``(x, *targets)`` as numpy arrays or tensors.
-            Floating arrays are cast to the model's dtype.
+        batch_fn: called for each batch; returns ``(x, *targets)`` as numpy arrays or tensors.
+            Floating arrays are cast to the model's dtype. With ``window``: long streams.
         loss_fn: ``loss_fn(model(x), *targets)`` -> scalar tensor.
         steps: number of updates.
         lr: Adam's learning rate.
         clip: None, 'norm' (global norm at ``clip_at``) or 'value' (each entry at ``clip_at``).
-            With clipping on, a non-finite gradient skips the step and is counted in
-            ``History.skipped``; without clipping it is applied, as plain training would.
+        clip_at: the clipping threshold.
         progress: show a tqdm progress bar; a string is used as its label.
-        validation: None (no validation), a fixed batch ``(x, *targets)`` scored with
-            ``loss_fn``, or a function ``model -> float`` (lower is better, e.g. an RMSE in
-            the data's units). The model is scored in eval mode, without gradients, after
-            every ``eval_every`` steps and after the last step; the scores go to
+        validation: None, a fixed batch ``(x, *targets)`` scored with ``loss_fn`` (through
+            ``forward`` from a zero state, if there is one), or a function ``model -> float``
+            (lower is better, e.g. an RMSE in the data's units). The scores go to
             ``History.val_loss``.
-        eval_every: steps between two validations.
+        eval_every: updates between two validations (the last update is always followed by
+            one).
         patience: with validation, stop once this many validations in a row have not gone
             below the best score so far (``History.stopped_early``); None never stops early.
         restore_best: with validation, load the weights of the best validation at the end,
             so that ``model`` leaves with the weights that ``History.best_val_loss`` scored.
             With no finite score there is no best, and the last weights are kept.
+        metrics: None, or name -> function ``model -> float``, each recorded at every
+            validation into ``History.metrics[name]`` (aligned with ``History.val_step``), in
+            eval mode and without gradients. They are recorded without a ``validation`` too;
+            they never stop the training.
+        window: None (each ``batch_fn()`` is one batch), or k: each ``batch_fn()`` returns
+            streams (L, B, D) with targets (L, ...), trained on window by window, k steps per
+            update; new streams are drawn when these are used up.
+        carry_state: each window (or batch) starts from the state the previous one ended in,
+            detached (truncated BPTT); the state restarts from None (zeros) with new streams
+            and after a skipped update. The model is then called as ``forward(x, state)``.
+        forward: ``forward(x, state) -> (out, state)``, the stateful call (default:
+            ``model(x, state)``, the convention of ``torch.nn.RNN``); None without
+            ``carry_state`` calls ``model(x)``.
+
+    A non-finite gradient is never applied (``companion.clip.usable``, the same rule as
+    ``companion.charlm.train``): the update is skipped and counted in ``History.skipped``.
+
+    Raises:
+        TypeError: a model that is not a ``torch.nn.Module``, a non-integer (or bool) count, a
+            non-callable ``batch_fn``, ``loss_fn``, metric or ``forward``.
+        ValueError: a count below 1, a non-positive ``lr`` or ``clip_at``, an unknown
+            ``clip``, ``patience`` without ``validation``, streams whose targets differ in
+            length from x.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
-    if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive integer; got {steps!r}")
-    if clip not in CLIP_MODES:
-        raise ValueError(f"clip must be one of {CLIP_MODES}; got {clip!r}")
-    eval_every = _positive_int("eval_every", eval_every)
-    if patience is not None:
-        if isinstance(patience, bool) or not isinstance(patience, int | np.integer) or patience < 1:
-            raise ValueError(
-                f"patience must be None or a positive integer (a number of validations); "
-                f"got {patience!r}"
-            )
-        if validation is None:
-            raise ValueError(
-                "patience needs validation: pass validation=(x, *targets) or a function "
-                "model -> float"
-            )
-    if not isinstance(restore_best, bool):
-        raise TypeError(f"restore_best must be True or False; got {restore_best!r}")
-    scorer = None if validation is None else _validation_scorer(validation, loss_fn)
+    steps, eval_every, patience, window, forward, scorer, metrics = _arguments(
+        model, batch_fn, loss_fn, steps, lr, clip, clip_at, validation, eval_every, patience,
+        restore_best, metrics, window, carry_state, forward,
+    )  # fmt: skip
     dtype = next(model.parameters()).dtype
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    history = History()
-    best_state, waited = None, 0
+    history, best_state, state = History(), None, None
+    batches = _batches(batch_fn) if window is None else _windows(batch_fn, window)
     label = progress if isinstance(progress, str) else "training"
     bar = tqdm(range(steps), desc=label, disable=not progress, mininterval=1.0)
+    start = time.perf_counter()
     for done in bar:
-        x, *targets = batch_fn()
-        x = _tensor(x, dtype)
-        targets = [_tensor(t, dtype) for t in targets]
+        new_streams, (x, *targets) = next(batches)
+        x, targets = _tensor(x, dtype), [_tensor(t, dtype) for t in targets]
         optimizer.zero_grad()
-        loss = loss_fn(model(x), *targets)
+        if forward is None:
+            out = model(x)
+        else:
+            out, state = forward(x, state if carry_state and not new_streams else None)
+        loss = loss_fn(out, *targets)
         loss.backward()
-        params = list(model.parameters())
-        if clip == "norm":
-            norm = _clip.clip_grad_norm_(params, clip_at, nonfinite="report")
-        elif clip == "value":
-            norm = _clip.clip_grad_value_(params, clip_at, nonfinite="report")
-        else:
-            norm = _clip.torch_global_norm(params)
-        if clip is not None and not math.isfinite(norm):
-            history.skipped += 1
-        else:
+        norm = _clip.by_mode_(model.parameters(), clip, clip_at)
+        if history.record_step(float(loss.detach()), norm):
             optimizer.step()
-        history.loss.append(float(loss.detach()))
-        history.grad_norm.append(norm)
-        if scorer is not None and ((done + 1) % eval_every == 0 or done + 1 == steps):
-            value = _score(scorer, model)
-            history.val_step.append(done + 1)
-            history.val_loss.append(value)
-            if math.isfinite(value) and (best_state is None or value < history.best_val_loss):
-                history.best_step, history.best_val_loss, waited = done + 1, value, 0
+            state = None if state is None else tbptt.detach(state)
+        else:
+            state = None  # the carried state may be what went wrong
+        if (done + 1) % eval_every == 0 or done + 1 == steps:
+            if scorer is None and not metrics:
+                continue
+            tick = time.perf_counter()
+            with evaluation_mode(model):
+                value = None if scorer is None else _number("validation", scorer(model))
+                scores = {k: _number(f"metrics[{k!r}]", m(model)) for k, m in metrics.items()}
+            if history.record_validation(value, scores) and restore_best:
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            else:
-                waited += 1
-                if patience is not None and waited >= patience and done + 1 < steps:
-                    history.stopped_early = True
-                    break
+            history.val_seconds += time.perf_counter() - tick
+            if patience is not None and history.since_best >= patience and done + 1 < steps:
+                history.stopped_early = True
+                break
     bar.close()
-    if restore_best and best_state is not None:
+    history.seconds = time.perf_counter() - start
+    if best_state is not None:
         model.load_state_dict(best_state)
     return history
 
@@ -275,7 +172,131 @@ def train(
 def evaluate(model: nn.Module, batch: tuple, loss_fn: Callable[..., torch.Tensor]) -> float:
     """``loss_fn(model(x), *targets)`` on one fixed batch ``(x, *targets)``, in eval mode (no
     dropout) and without gradients; the model's mode is restored afterwards."""
-    dtype = next(model.parameters()).dtype
-    x, *targets = batch
     with evaluation_mode(model):
-        return float(loss_fn(model(_tensor(x, dtype)), *[_tensor(t, dtype) for t in targets]))
+        return _batch_loss(model, None, batch, loss_fn)
+
+
+@contextlib.contextmanager
+def evaluation_mode(model: nn.Module):
+    """Within the block, ``model`` is in eval mode (dropout off) and no gradient is recorded;
+    afterwards it is back in the mode it was in."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield model
+    finally:
+        model.train(was_training)
+
+
+def _arguments(
+    model, batch_fn, loss_fn, steps, lr, clip, clip_at, validation, eval_every, patience,
+    restore_best, metrics, window, carry_state, forward,
+) -> tuple:  # fmt: skip
+    """Check ``train``'s arguments; return them normalised, with the validation scorer."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
+    steps = checks.positive_int("steps", steps)
+    eval_every = checks.positive_int("eval_every", eval_every)
+    lr, clip_at = checks.positive_number("lr", lr), checks.positive_number("clip_at", clip_at)
+    checks.one_of("clip", clip, CLIP_MODES)
+    _callable("batch_fn", batch_fn)
+    _callable("loss_fn", loss_fn)
+    for name, flag in (("restore_best", restore_best), ("carry_state", carry_state)):
+        if not isinstance(flag, bool):
+            raise TypeError(f"{name} must be True or False; got {flag!r}")
+    if patience is not None:
+        patience = checks.positive_int("patience", patience)
+        if validation is None:
+            raise ValueError(
+                "patience needs validation: pass validation=(x, *targets) or a function "
+                "model -> float"
+            )
+    window = None if window is None else checks.positive_int("window", window)
+    if forward is None and carry_state:
+        forward = model
+    elif forward is not None:
+        _callable("forward", forward)
+    scorer = None if validation is None else _validation_scorer(validation, loss_fn, forward)
+    metrics = _check_metrics(metrics)
+    return steps, eval_every, patience, window, forward, scorer, metrics
+
+
+def _batch_loss(model, forward, batch, loss_fn) -> float:
+    dtype = next(model.parameters()).dtype
+    x, *targets = (_tensor(a, dtype) for a in batch)
+    out = model(x) if forward is None else forward(x, None)[0]
+    return float(loss_fn(out, *targets))
+
+
+def _tensor(a, dtype=None) -> torch.Tensor:
+    t = a if isinstance(a, torch.Tensor) else torch.as_tensor(np.asarray(a))
+    if dtype is not None and t.is_floating_point():
+        t = t.to(dtype)
+    return t
+
+
+def _batches(batch_fn: Callable[[], tuple]):
+    """Yield ``(False, batch_fn())`` for ever: each batch continues the last one's streams."""
+    while True:
+        yield False, batch_fn()
+
+
+def _windows(batch_fn: Callable[[], tuple], k: int):
+    """Yield ``(new_streams, (x[w], *targets[w]))`` over the windows of fresh streams."""
+    while True:
+        x, *targets = batch_fn()
+        L = len(x)
+        for t in targets:
+            if len(t) != L:
+                raise ValueError(
+                    f"with window, batch_fn must return streams x (L, B, D) and targets of "
+                    f"the same length L = {L} on axis 0; got a target of length {len(t)}"
+                )
+        for i, w in enumerate(tbptt.window_slices(L, k)):
+            yield i == 0, (x[w], *(t[w] for t in targets))
+
+
+def _validation_scorer(validation, loss_fn, forward) -> Callable[[nn.Module], float]:
+    """A function model -> score: ``loss_fn`` on a fixed batch, or the given function."""
+    if isinstance(validation, tuple | list):
+        if len(validation) < 2:
+            raise ValueError(
+                "validation as data must be a batch (x, *targets), like batch_fn's; "
+                f"got a {type(validation).__name__} of length {len(validation)}"
+            )
+        batch = tuple(validation)
+        return lambda model: _batch_loss(model, forward, batch, loss_fn)
+    if callable(validation) and not isinstance(validation, nn.Module):
+        return validation
+    raise TypeError(
+        "validation must be a batch (x, *targets) scored with loss_fn, or a function "
+        f"model -> float (lower is better); got {type(validation).__name__}"
+    )
+
+
+def _check_metrics(metrics: object) -> dict[str, Callable[[nn.Module], float]]:
+    if metrics is None:
+        return {}
+    if not isinstance(metrics, Mapping):
+        raise TypeError(
+            f"metrics must be None or a dict name -> function model -> float; "
+            f"got {type(metrics).__name__}"
+        )
+    for name, fn in metrics.items():
+        if not isinstance(name, str):
+            raise TypeError(f"metrics must be keyed by names (str); got {name!r}")
+        _callable(f"metrics[{name!r}]", fn)
+    return dict(metrics)
+
+
+def _callable(name: str, fn: object) -> None:
+    if not callable(fn):
+        raise TypeError(f"{name} must be a function; got {type(fn).__name__}")
+
+
+def _number(name: str, value: object) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must return a number; got {type(value).__name__}") from None

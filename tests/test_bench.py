@@ -61,7 +61,7 @@ def test_run_table_and_ratios():
     "kwargs, message",
     [
         ({"families": ["lstm"], "sizes": [(1, 2, 3)]}, "four positive integers"),
-        ({"families": ["lstm"], "sizes": [(1, 2, 3, 0)]}, "four positive integers"),
+        ({"families": ["lstm"], "sizes": [(1, 2, 3, 0)]}, "H must be a positive integer; got 0"),
         ({"families": ["cnn"], "sizes": [TINY]}, "family must be one of"),
         ({"families": ["lstm"], "sizes": [TINY], "repeats": 0}, "repeats must be"),
         ({"families": ["lstm"], "sizes": [TINY], "threads": 0}, "threads must be"),

@@ -75,11 +75,14 @@ def test_training_reduces_loss_and_is_deterministic(small):
         return params, hist
 
     params, hist = run()
-    assert hist.eval_step == [0, 50, 100]
+    assert hist.val_step == [0, 50, 100]
     assert len(hist.loss) == len(hist.grad_norm) == 100 and hist.skipped == 0
-    assert hist.heldout_loss[-1] < hist.heldout_loss[0] - 0.5
+    assert hist.val_loss[-1] < hist.val_loss[0] - 0.5
     assert np.mean(hist.loss[-10:]) < np.mean(hist.loss[:10]) - 0.5
-    assert hist.heldout_perplexity[0] == pytest.approx(math.exp(hist.heldout_loss[0]))
+    assert hist.val_perplexity[0] == pytest.approx(math.exp(hist.val_loss[0]))
+    # train_loss: the mean of the steps since the previous validation
+    assert hist.train_loss[1:] == [np.mean(hist.loss[:50]), np.mean(hist.loss[50:])]
+    assert hist.best_val_loss == min(hist.val_loss) and hist.seconds > hist.val_seconds > 0
     params2, hist2 = run()
     assert hist2.loss == hist.loss
     np.testing.assert_array_equal(params2["W_hh"], params["W_hh"])
@@ -141,8 +144,14 @@ def test_errors(small):
     p = charlm.init_params(small.vocab.size, 4, np.random.default_rng(0))
     with pytest.raises(ValueError, match="steps must be a positive integer; got 0"):
         charlm.train(p, small, steps=0, progress=False)
-    with pytest.raises(ValueError, match=r"lr_decay must be a number in \(0, 1\]; got 0"):
+    with pytest.raises(ValueError, match=r"lr_decay must be a .*\(0, 1\]; got 0"):
         charlm.train(p, small, steps=1, lr_decay=0, progress=False)
+    with pytest.raises(TypeError, match="steps must be an integer"):
+        charlm.train(p, small, steps=True, progress=False)
+    with pytest.raises(ValueError, match="clip must be one of"):
+        charlm.train(p, small, steps=1, clip=5.0, progress=False)
+    with pytest.raises(ValueError, match="clip_at must be a positive"):
+        charlm.train(p, small, steps=1, clip_at=0, progress=False)
     with pytest.raises(TypeError, match="corpus must be a companion.corpus.Corpus; got dict"):
         charlm.train(p, {}, steps=1, progress=False)
     with pytest.raises(TypeError, match="vocab must be a companion.corpus.Vocab; got str"):

@@ -119,9 +119,12 @@ def test_torch_nonfinite_raises_or_reports_without_touching_weights(fn):
 @pytest.mark.parametrize(
     "call, error, match",
     [
-        (lambda: clip.clip_by_global_norm(_grads(1), 0.0), ValueError, "positive finite"),
-        (lambda: clip.clip_by_global_norm(_grads(1), "1"), TypeError, "positive number"),
-        (lambda: clip.clip_by_value(_grads(1), math.inf), ValueError, "positive finite"),
+        (lambda: clip.clip_by_global_norm(_grads(1), 0.0), ValueError, "max_norm must be a pos"),
+        (lambda: clip.clip_by_global_norm(_grads(1), "1"), TypeError, "max_norm must be a num"),
+        (lambda: clip.clip_by_global_norm(_grads(1), True), TypeError, "max_norm must be a num"),
+        (lambda: clip.clip_by_value(_grads(1), math.inf), ValueError, "clip_value must be a pos"),
+        (lambda: clip.by_mode(_grads(1), "global", 1.0), ValueError, "mode must be one of"),
+        (lambda: clip.by_mode_([], "global", 1.0), ValueError, "mode must be one of"),
         (lambda: clip.clip_by_global_norm([np.ones(2)], 1.0), TypeError, "dict of numpy"),
         (lambda: clip.clip_by_global_norm({"a": np.ones(2, int)}, 1.0), TypeError, "floating"),
         (lambda: clip.clip_by_global_norm(_grads(1), 1.0, "zero"), ValueError, "nonfinite"),
@@ -131,3 +134,50 @@ def test_torch_nonfinite_raises_or_reports_without_touching_weights(fn):
 def test_bad_input(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+# --- finite but huge gradients: the norm is scaled by the largest entry, never overflows ---
+
+
+@pytest.mark.parametrize("dtype, big", [(np.float64, 1e200), (np.float32, 1e30)])
+def test_huge_finite_gradients_are_clipped_in_both_paths(dtype, big):
+    """Entries of 1e200 in float64 (squares overflow float64) and 1e30 in float32 (squares
+    overflow float32): the norm is their true norm, and the clipped gradient has norm 1."""
+    g = {"W": np.full((3, 4), big, dtype=dtype), "b": np.full(3, -big, dtype=dtype)}
+    true = math.sqrt(15) * float(dtype(big))  # float32(1e30) is not 1e30
+    clipped, norm = clip.clip_by_global_norm(g, 1.0)
+    assert norm == pytest.approx(true, rel=1e-12) and math.isfinite(norm)
+    assert clip.global_norm(clipped) == pytest.approx(1.0, rel=1e-6)
+    assert all(v.dtype == dtype for v in clipped.values())
+
+    ps = [
+        torch.nn.Parameter(torch.zeros(v.shape, dtype=getattr(torch, v.dtype.name)))
+        for v in g.values()
+    ]
+    for p, v in zip(ps, g.values(), strict=True):
+        p.grad = torch.from_numpy(v.copy())
+    assert clip.torch_global_norm(ps) == pytest.approx(true, rel=1e-12)
+    assert clip.clip_grad_norm_(ps, 1.0) == pytest.approx(true, rel=1e-12)
+    assert clip.torch_global_norm(ps) == pytest.approx(1.0, rel=1e-6)
+    for p, v in zip(ps, clipped.values(), strict=True):
+        np.testing.assert_allclose(p.grad.numpy(), v, rtol=1e-6)
+    assert clip.clip_grad_value_(ps, 0.1) == pytest.approx(1.0, rel=1e-6)  # finite: clamped
+
+
+def test_a_norm_beyond_the_float64_range_is_not_usable():
+    g = {"a": np.full(4, 1e308)}  # every entry finite, the norm 2e308 is not
+    assert clip.global_norm(g) == math.inf and not clip.usable(clip.global_norm(g))
+    with pytest.raises(clip.NonFiniteGradientError, match="every entry is finite"):
+        clip.clip_by_global_norm(g, 1.0)
+
+
+def test_the_loop_call_reports_instead_of_raising():
+    g = _grads(10.0)
+    g["b"][0] = np.nan
+    for mode in clip.MODES:
+        out, norm = clip.by_mode(g, mode, 1.0)
+        assert math.isnan(norm) and not clip.usable(norm)
+        np.testing.assert_array_equal(out["W"], g["W"])
+    ps = _torch_params(10.0)
+    assert clip.by_mode_(ps, None, 1.0) == pytest.approx(clip.torch_global_norm(ps))
+    assert clip.by_mode_(ps, "norm", 1.0) > 1 and clip.torch_global_norm(ps) == pytest.approx(1)

@@ -151,7 +151,7 @@ def test_errors(small, tmp_path):
         corpus.stream_batches(np.zeros((10, 10), dtype=int), 2, 3)
     with pytest.raises(ValueError, match=r"eval_ids must lie in \[0, V\) = \[0, 3\)"):
         corpus.unigram_perplexity(np.array([0, 1]), np.array([3]), 3)
-    with pytest.raises(ValueError, match="alpha must be a non-negative finite number"):
+    with pytest.raises(ValueError, match=r"alpha must be a finite number in \[0, inf\)"):
         corpus.unigram_perplexity(np.array([0, 1]), np.array([1]), 3, alpha=-1.0)
     with pytest.raises(TypeError, match="text must be a str; got bytes"):
         small.vocab.encode(b"abc")

@@ -60,7 +60,7 @@ def test_param_count_matches_a_torch_rnn_with_readout():
 
 
 def test_param_count_check(capsys):
-    ch01.check_param_count(ch01.count_rnn_params)
+    ch01.check_param_count(lambda D, H, Q: H * (D + H + 1) + Q * (H + 1))
     assert "All 4 cases passed." in capsys.readouterr().out
     with pytest.raises(ExerciseCheckFailed, match="FAIL"):
         ch01.check_param_count(lambda D, H, Q: H * D + H * H + Q * H)
@@ -98,3 +98,36 @@ def test_reference_elman_case_uses_the_companion_rnn():
     x, h0, W_ih, W_hh, b = case.args
     np.testing.assert_allclose(elman_right(x, h0, W_ih, W_hh, b), case.expected)
     assert rnn.FAMILY == "rnn"
+
+
+DELEGATED = "your function called {}, which is what this exercise asks you to write by hand"
+
+
+def torch_count(D, H, Q):
+    """The count read off torch modules built for it, less torch's second bias."""
+    import torch
+
+    modules = (torch.nn.RNN(D, H), torch.nn.Linear(H, Q))
+    return sum(p.numel() for m in modules for p in m.parameters()) - H
+
+
+def elman_by_the_reference(x, h0, W_ih, W_hh, b):
+    params = {"W_ih": W_ih, "W_hh": W_hh, "b_ih": b, "b_hh": np.zeros_like(b)}
+    return rnn.forward(x, h0, params)[0]
+
+
+@pytest.mark.parametrize(
+    "check, delegating, called",
+    [
+        (ch01.check_elman_forward, elman_by_the_reference, "companion.ref.rnn.forward"),
+        (
+            ch01.check_param_count,
+            ch01.count_rnn_params,
+            "companion.exercises.ch01.count_rnn_params",
+        ),
+        (ch01.check_param_count, torch_count, "torch.nn.RNN"),
+    ],
+)
+def test_delegating_to_the_reference_fails_and_says_why(check, delegating, called):
+    with pytest.raises(ExerciseCheckFailed, match=DELEGATED.format(called)):
+        check(delegating)

@@ -52,10 +52,43 @@ def backward_from_the_reference(dh_seq, x, h0, h_seq, W_ih, W_hh):
     return dx, dh0, grads["W_ih"], grads["W_hh"], grads["b_ih"]
 
 
-@pytest.mark.parametrize("right", [backward_right, backward_from_the_reference])
-def test_rnn_backward_check_accepts_right_answers(capsys, right):
-    ch02.check_rnn_backward(right)
+def backward_by_autograd(dh_seq, x, h0, h_seq, W_ih, W_hh):
+    """The forward written in torch, the backward left to autograd."""
+    import torch
+
+    x, h0, W_ih, W_hh, h_seq, dh_seq = map(torch.tensor, (x, h0, W_ih, W_hh, h_seq, dh_seq))
+    b = (torch.atanh(h_seq[0]) - x[0] @ W_ih.T - h0 @ W_hh.T)[0]  # the bias, from h_1
+    for leaf in (x, h0, W_ih, W_hh, b):
+        leaf.requires_grad_(True)
+    h, hs = h0, []
+    for x_t in x:
+        h = torch.tanh(x_t @ W_ih.T + h @ W_hh.T + b)
+        hs.append(h)
+    (torch.stack(hs) * dh_seq).sum().backward()
+    return tuple(v.grad.numpy() for v in (x, h0, W_ih, W_hh, b))
+
+
+def test_rnn_backward_check_accepts_a_right_answer(capsys):
+    ch02.check_rnn_backward(backward_right)
     assert "All 5 cases passed." in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "delegating, called",
+    [
+        (backward_from_the_reference, "companion.ref.rnn.backward"),
+        (backward_by_autograd, "torch.Tensor.backward"),
+    ],
+)
+def test_rnn_backward_by_the_reference_or_by_autograd_fails(delegating, called):
+    with pytest.raises(ExerciseCheckFailed) as info:
+        ch02.check_rnn_backward(delegating)
+    first_line = str(info.value).splitlines()[0]
+    assert first_line == (
+        f"your function called {called}, which is what this exercise asks you to write by "
+        "hand (the backward pass through time)"
+    )
+    assert "5 of 5 cases failed" in str(info.value)
 
 
 @pytest.mark.parametrize(
@@ -216,13 +249,30 @@ def truncated_mutates_params(x, h0, params, dh_seq, k):
     return grads
 
 
-@pytest.mark.parametrize(
-    "right",
-    [truncated_right, lambda x, h0, p, dh, k: tbptt.rnn_truncated_grads(x, h0, p, dh, k)[0]],
-)
+def truncated_by_the_cell(x, h0, params, dh_seq, k):
+    """The book's solution: rnn.forward and rnn.backward per window, as the exercise says."""
+    total = {name: np.zeros_like(v) for name, v in params.items()}
+    h = h0
+    for start in range(0, len(x), k):
+        _, h_end, cache = rnn.forward(x[start : start + k], h, params)
+        _, _, g = rnn.backward(dh_seq[start : start + k], None, cache)
+        for name in total:
+            total[name] += g[name]
+        h = h_end
+    return total
+
+
+@pytest.mark.parametrize("right", [truncated_right, truncated_by_the_cell])
 def test_truncated_grads_check_accepts_right_answers(capsys, right):
     ch02.check_truncated_grads(right)
     assert "All 4 cases passed." in capsys.readouterr().out
+
+
+def test_truncated_grads_by_the_companions_truncation_fails():
+    declaration = ch02.check_truncated_grads.by_hand
+    assert "companion.ref.rnn.backward" in declaration.allowed
+    with pytest.raises(ExerciseCheckFailed, match="called companion.tbptt.rnn_truncated_grads"):
+        ch02.check_truncated_grads(lambda *a: tbptt.rnn_truncated_grads(*a)[0])
 
 
 def test_truncated_grads_without_carrying_the_state_fail():

@@ -52,10 +52,50 @@ def step_in_place(x_t, h_prev, c_prev, W_ih, W_hh, b):
     return sigmoid(a["o"]) * np.tanh(c_prev), c_prev.copy()
 
 
-@pytest.mark.parametrize("right", [step_right, step_from_the_reference])
-def test_lstm_step_check_accepts_right_answers(capsys, right):
-    ch04.check_lstm_step(right)
+def test_lstm_step_check_accepts_a_right_answer(capsys):
+    ch04.check_lstm_step(step_right)
     assert "All 4 cases passed." in capsys.readouterr().out
+
+
+def step_by_torch(x_t, h_prev, c_prev, W_ih, W_hh, b):
+    import torch
+
+    cell = torch.nn.LSTMCell(W_ih.shape[1], h_prev.shape[1]).double()
+    with torch.no_grad():
+        cell.weight_ih.copy_(torch.tensor(W_ih))
+        cell.weight_hh.copy_(torch.tensor(W_hh))
+        cell.bias_ih.copy_(torch.tensor(b))
+        cell.bias_hh.zero_()
+        h, c = cell(torch.tensor(x_t), (torch.tensor(h_prev), torch.tensor(c_prev)))
+    return h.numpy(), c.numpy()
+
+
+def step_backward_by_the_reference(dh, dc_next, x_t, h_prev, c_prev, W_ih, W_hh, b):
+    params = {"W_ih": W_ih, "W_hh": W_hh, "b_ih": b, "b_hh": np.zeros_like(b)}
+    _, _, cache = lstm.forward(x_t[None], (h_prev, c_prev), params)
+    dx, (dh_prev, dc_prev), g = lstm.backward(dh[None], (None, dc_next), cache)
+    return dx[0], dh_prev, dc_prev, g["W_ih"], g["W_hh"], g["b_ih"]
+
+
+DELEGATED = "your function called {}, which is what this exercise asks you to write by hand"
+
+
+@pytest.mark.parametrize(
+    "check, delegating, called",
+    [
+        (ch04.check_lstm_step, step_from_the_reference, "companion.ref.lstm.step"),
+        (ch04.check_lstm_step, step_by_torch, "torch.nn.LSTMCell"),
+        (ch04.check_lstm_param_count, lstm.count_params, "companion.ref.lstm.count_params"),
+        (
+            ch04.check_lstm_step_backward,
+            step_backward_by_the_reference,
+            "companion.ref.lstm.backward",
+        ),
+    ],
+)
+def test_delegating_to_the_reference_fails_and_says_why(check, delegating, called):
+    with pytest.raises(ExerciseCheckFailed, match=DELEGATED.format(called)):
+        check(delegating)
 
 
 @pytest.mark.parametrize(

@@ -55,9 +55,8 @@ def step_in_place(x_t, h_prev, W_ih, W_hh, b_ih, b_hh):
     return h
 
 
-@pytest.mark.parametrize("right", [step_right, step_from_the_reference])
-def test_gru_step_check_accepts_right_answers(capsys, right):
-    ch05.check_gru_step(right)
+def test_gru_step_check_accepts_a_right_answer(capsys):
+    ch05.check_gru_step(step_right)
     assert "All 4 cases passed." in capsys.readouterr().out
 
 
@@ -134,7 +133,7 @@ def flip_one_bias(params):
     return out
 
 
-@pytest.mark.parametrize("right", [flip, gru.flip_update_convention, flip_one_bias])
+@pytest.mark.parametrize("right", [flip, flip_one_bias])
 def test_flip_check_accepts_right_answers(capsys, right):
     ch05.check_flip_update(right)
     assert "All 4 cases passed." in capsys.readouterr().out
@@ -199,3 +198,23 @@ def test_copy_state_check_rejects_wrong_answers(wrong, reason):
 def test_copy_state_hint_says_positive():
     with pytest.raises(ExerciseCheckFailed, match="POSITIVE z bias"):
         ch05.check_copy_state(lambda D, H: copier(D, H, z_bias=-20.0))
+
+
+DELEGATED = "your function called {}, which is what this exercise asks you to write by hand"
+
+
+@pytest.mark.parametrize(
+    "check, delegating, called",
+    [
+        (ch05.check_gru_step, step_from_the_reference, "companion.ref.gru.step"),
+        (
+            ch05.check_flip_update,
+            gru.flip_update_convention,
+            "companion.ref.gru.flip_update_convention",
+        ),
+        (ch05.check_gru_param_count, gru.count_params, "companion.ref.gru.count_params"),
+    ],
+)
+def test_delegating_to_the_reference_fails_and_says_why(check, delegating, called):
+    with pytest.raises(ExerciseCheckFailed, match=DELEGATED.format(called)):
+        check(delegating)

@@ -77,7 +77,9 @@ def test_variant_count_reference_matches_the_parameters_that_get_gradients():
 
 
 def variant_count_right(name, D, H):
-    return ch06.variant_param_count(name, D, H)
+    block = H * D + H * H + 2 * H
+    blocks = 3 if name in ("NIG", "NFG", "NOG", "CIFG") else 4
+    return blocks * block + {"V": 3 * H, "FGR": 9 * H * H}.get(name, 0)
 
 
 def test_variant_count_check(capsys):
@@ -181,3 +183,36 @@ def test_log_scan_check(capsys):
         assert "All 5 cases passed." in capsys.readouterr().out
     for wrong in (log_scan_naive, lambda la, lb: np.exp(np.cumsum(la + lb, axis=0))):
         _fails(ch06.check_log_space_scan, wrong)
+
+
+DELEGATED = "your function called {}, which is what this exercise asks you to write by hand"
+
+
+def variant_count_by_building(name, D, H):
+    return sum(p.numel() for p in lstm_variant(name, D, H).parameters())
+
+
+@pytest.mark.parametrize(
+    "check, delegating, called",
+    [
+        (
+            ch06.check_variant_param_count,
+            ch06.variant_param_count,
+            "companion.exercises.ch06.variant_param_count",
+        ),
+        (
+            ch06.check_variant_param_count,
+            variant_count_by_building,
+            "companion.nn.variants.lstm_variant",
+        ),
+        (ch06.check_log_space_scan, ch06.log_space_scan, "companion.exercises.ch06.log_space_scan"),
+        (
+            ch06.check_log_space_scan,
+            lambda a, b: log_scan(torch.tensor(a), torch.tensor(b)).numpy(),
+            "companion.nn.minimal.log_scan",
+        ),
+    ],
+)
+def test_delegating_to_the_reference_fails_and_says_why(check, delegating, called):
+    with pytest.raises(ExerciseCheckFailed, match=DELEGATED.format(called)):
+        check(delegating)

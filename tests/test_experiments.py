@@ -4,19 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from companion import nn as cnn
 from companion import tasks, train
-from companion.experiments import (
-    Results,
-    Task,
-    _format,
-    accuracy,
-    compare,
-    recall_accuracy,
-    sequence_model,
-    set_memory_bias_,
-)
+from companion.experiments import Results, _format, _TestScores, compare
 from companion.models import SequenceModel
+from companion.tasks import Task, accuracy
 
 TASK = Task.temporal_order(10, batch_size=4, test_size=16)
 COLUMNS = ["model", "seed", "train loss", "test loss", "params", "seconds", "skipped"]
@@ -38,7 +29,7 @@ class Recorder(torch.nn.Module):
 def test_every_model_sees_the_same_batches_and_each_seed_its_own():
     seen = {"gru": [], "lstm": []}
     models = {
-        cell: (lambda cell=cell: Recorder(sequence_model(TASK, cell, 4), seen[cell]))
+        cell: (lambda cell=cell: Recorder(SequenceModel.for_task(TASK, cell, 4), seen[cell]))
         for cell in seen
     }
     results = compare(models, TASK, steps=3, seeds=[0, 1], progress=False)
@@ -58,7 +49,7 @@ def test_every_model_sees_the_same_batches_and_each_seed_its_own():
 
 def test_runs_are_reproducible_and_start_from_the_seeded_draw():
     models = {
-        "a": lambda: sequence_model(TASK, "gru", 4),
+        "a": lambda: SequenceModel.for_task(TASK, "gru", 4),
         "b": lambda: SequenceModel(8, 4, 4, "gru"),
     }
     results = compare(models, TASK, steps=5, lr=0.01, seeds=[3], progress=False)
@@ -74,7 +65,7 @@ def test_runs_are_reproducible_and_start_from_the_seeded_draw():
 
 
 def test_curves_score_the_test_batch_during_training():
-    models = {"gru": lambda: sequence_model(TASK, "gru", 4)}
+    models = {"gru": lambda: SequenceModel.for_task(TASK, "gru", 4)}
     plain = compare(models, TASK, steps=6, lr=0.01, progress=False)
     tracked = compare(models, TASK, steps=6, lr=0.01, eval_every=2, progress=False)
     assert plain.curves == {}
@@ -84,18 +75,59 @@ def test_curves_score_the_test_batch_during_training():
     assert curve[-1][1]["test loss"] == tracked.rows[0]["test loss"]
     drop = lambda row: {k: v for k, v in row.items() if k != "seconds"}  # noqa: E731
     assert drop(plain.rows[0]) == drop(tracked.rows[0])  # scoring does not change training
-    with pytest.raises(ValueError, match="eval_every must be None or a positive integer; got 0"):
+    with pytest.raises(ValueError, match="eval_every must be a positive integer; got 0"):
         compare(models, TASK, steps=2, eval_every=0)
+
+
+def test_scores_come_from_the_validation_of_train():
+    """The test batch is train()'s validation set: the history holds every score, the row the
+    last one, which is the score of the model handed back (its last weights, not the best)."""
+    task = Task.temporal_order(10, batch_size=4, test_size=32)
+    results = compare(
+        {"lstm": lambda: SequenceModel.for_task(task, "lstm", 4)},
+        task,
+        steps=7,
+        lr=0.05,
+        eval_every=3,
+        progress=False,
+    )
+    history, row = results.histories["lstm", 0], results.rows[0]
+    assert history.val_step == [3, 6, 7] and len(history.metrics["accuracy"]) == 3
+    assert [s for _, s in results.curves["lstm", 0]] == [
+        {"test loss": v, "accuracy": a}
+        for v, a in zip(history.val_loss, history.metrics["accuracy"], strict=True)
+    ]
+    test = tasks.temporal_order(10, 32, np.random.default_rng(10_000))
+    model = results.models["lstm", 0]
+    assert row["test loss"] == history.val_loss[-1] == train.evaluate(model, test, task.loss)
+    assert row["seconds"] <= history.seconds
+
+
+def test_one_forward_pass_serves_the_loss_and_the_metrics():
+    task = Task.temporal_order(10, test_size=8)
+    scores = _TestScores(task, task.sample(np.random.default_rng(0), 8), torch.float32)
+    calls = []
+    model = SequenceModel.for_task(task, "gru", 3)
+    model.register_forward_hook(lambda *args: calls.append(1))
+    with pytest.raises(RuntimeError, match="'accuracy' was asked for before the test loss"):
+        scores.metrics["accuracy"](model)
+    with torch.no_grad():
+        loss = scores.loss(model)
+    assert 0 <= scores.metrics["accuracy"](model) <= 1 and loss > 0 and len(calls) == 1
+    with pytest.raises(RuntimeError, match="before the test loss"):
+        scores.metrics["accuracy"](model)  # asked twice for one validation
 
 
 def test_rows_hold_losses_metrics_parameters_and_time():
     task = Task.temporal_order(10, batch_size=4, test_size=64)
-    results = compare({"rnn": lambda: sequence_model(task, "rnn", 3)}, task, 4, progress=False)
+    results = compare(
+        {"rnn": lambda: SequenceModel.for_task(task, "rnn", 3)}, task, 4, progress=False
+    )
     (row,) = results.rows
     assert list(row) == [*COLUMNS[:4], "accuracy", *COLUMNS[4:]]
     model = results.models["rnn", 0]
     test = tasks.temporal_order(10, 64, np.random.default_rng(10_000))
-    assert row["test loss"] == pytest.approx(train.evaluate(model, test, train.cross_entropy))
+    assert row["test loss"] == pytest.approx(train.evaluate(model, test, tasks.cross_entropy))
     with torch.no_grad():
         acc = accuracy(model(torch.from_numpy(test[0])), torch.from_numpy(test[1]))
     assert row["accuracy"] == pytest.approx(acc)
@@ -112,17 +144,10 @@ def test_rows_hold_losses_metrics_parameters_and_time():
     ],
 )
 def test_the_other_tasks(task, metric):
-    models = {"lstm": lambda: sequence_model(task, "lstm", 4, memory_bias=1.0)}
+    models = {"lstm": lambda: SequenceModel.for_task(task, "lstm", 4, memory_bias=1.0)}
     row = compare(models, task, steps=3, progress=False).rows[0]
     assert [k for k in row if k not in COLUMNS] == ([metric] if metric else [])
     assert np.isfinite(row["test loss"]) and task.baseline > 0
-
-
-def test_recall_accuracy_counts_masked_steps_only():
-    y = torch.tensor([[0, 0], [1, 2]])
-    mask = torch.tensor([[False, False], [True, True]])
-    logits = torch.nn.functional.one_hot(torch.tensor([[1, 1], [1, 0]]), 3).float()
-    assert recall_accuracy(logits, y, mask) == 0.5
 
 
 def test_table_aligns_rounds_and_can_leave_out_time():
@@ -155,7 +180,7 @@ def test_table_aligns_rounds_and_can_leave_out_time():
     assert str(results) == results.table()
     with pytest.raises(KeyError, match=r"no runs of model 'RNN'; the models are \['GRU', 'LSTM"):
         results.get("RNN", "accuracy")
-    with pytest.raises(ValueError, match="by must be 'run' or 'model'; got 'seed'"):
+    with pytest.raises(ValueError, match=r"by must be one of \('run', 'model'\); got 'seed'"):
         results.table(by="seed")
 
 
@@ -189,41 +214,9 @@ def test_format_rounds_seconds_to_a_tenth():
     assert _format("seconds", 12.345, 3) == "12.3"
 
 
-@pytest.mark.parametrize(
-    "make",
-    [
-        lambda: SequenceModel(2, 5, 1, "lstm"),
-        lambda: torch.nn.GRU(2, 5),
-        lambda: cnn.LSTM(2, 5),
-        lambda: cnn.GRUCell(2, 5),
-    ],
-)
-def test_memory_bias_sets_rows_H_to_2H(make):
-    module = set_memory_bias_(make(), 3.0)
-    enc = module.encoder if isinstance(module, SequenceModel) else module
-    b_ih = getattr(enc, "bias_ih_l0", None)
-    b_ih = b_ih if b_ih is not None else enc.bias_ih
-    b_hh = getattr(enc, "bias_hh_l0", None)
-    b_hh = b_hh if b_hh is not None else enc.bias_hh
-    total = (b_ih + b_hh).detach()
-    torch.testing.assert_close(total[5:10], torch.full((5,), 3.0))
-    untouched = torch.cat([total[:5], total[10:]])
-    assert float(untouched.abs().max()) <= 2 * 5**-0.5
-
-
-def test_memory_bias_is_the_gate_that_keeps_the_state():
-    """A large memory bias (and zero z weights) makes torch.nn.GRU copy its state."""
-    gru = set_memory_bias_(torch.nn.GRU(2, 3).double(), 40.0)
-    with torch.no_grad():
-        gru.weight_ih_l0[3:6] = gru.weight_hh_l0[3:6] = 0.0
-        h0 = torch.randn(1, 4, 3, dtype=torch.float64)
-        out, _ = gru(torch.randn(5, 4, 2, dtype=torch.float64), h0)
-    torch.testing.assert_close(out, h0.expand(5, 4, 3))
-
-
 def test_bad_input():
-    factory = {"gru": lambda: sequence_model(TASK, "gru", 4)}
-    with pytest.raises(TypeError, match="task must be a companion.experiments.Task; got function"):
+    factory = {"gru": lambda: SequenceModel.for_task(TASK, "gru", 4)}
+    with pytest.raises(TypeError, match="task must be a companion.tasks.Task; got function"):
         compare(factory, lambda rng: None, 2)
     with pytest.raises(ValueError, match="models must be a non-empty dict"):
         compare({}, TASK, 2)
@@ -235,11 +228,14 @@ def test_bad_input():
         compare({"x": lambda: None}, TASK, 2, progress=False)
     with pytest.raises(ValueError, match="seeds must be a non-empty list"):
         compare(factory, TASK, 2, seeds=[])
-    with pytest.raises(ValueError, match="seeds must be a non-empty list"):
+    with pytest.raises(ValueError, match="seed must be"):
         compare(factory, TASK, 2, seeds=[-1])
+    with pytest.raises(TypeError, match="seed must be an integer"):
+        compare(factory, TASK, 2, seeds=[True])
+    with pytest.raises(ValueError, match="seeds must be a non-empty list"):
+        compare(factory, TASK, 2, seeds=0)
+    assert len(compare(factory, TASK, 1, seeds=np.arange(2), progress=False).rows) == 2
     with pytest.raises(ValueError, match="steps must be a positive integer"):
         compare(factory, TASK, 0, progress=False)
-    with pytest.raises(ValueError, match=r"an LSTM \(4 blocks\) or a GRU \(3 blocks\); got 1"):
-        sequence_model(TASK, "rnn", 4, memory_bias=1.0)
-    with pytest.raises(TypeError, match="one-layer LSTM or GRU; got Linear"):
-        set_memory_bias_(torch.nn.Linear(2, 3), 1.0)
+    with pytest.raises(TypeError, match="steps must be an integer"):
+        compare(factory, TASK, 2.0, progress=False)

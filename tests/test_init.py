@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from companion import init
+from companion import families, init
+from companion import nn as cnn
 from companion.interop import params_from_torch
+from companion.models import SequenceModel
 from companion.ref import rnn
 
 
@@ -94,6 +96,81 @@ def test_init_torch_matches_numpy_from_the_same_seed():
     np.testing.assert_allclose(params_from_torch(module)["W_hh"], ref["W_hh"], rtol=1e-12)
 
 
+def _biases(module):
+    """The summed biases b_ih + b_hh of each layer and direction, by name."""
+    params = dict(module.named_parameters())
+    return {
+        n: (p + params[n.replace("bias_ih", "bias_hh")]).detach()
+        for n, p in params.items()
+        if n.rsplit(".", 1)[-1].startswith("bias_ih")
+    }
+
+
+@pytest.mark.parametrize(
+    "make, family",
+    [
+        (lambda: torch.nn.LSTM(2, 5), "lstm"),
+        (lambda: torch.nn.GRU(2, 5), "gru"),
+        (lambda: torch.nn.LSTM(2, 5, num_layers=2, bidirectional=True), "lstm"),
+        (lambda: SequenceModel(2, 5, 1, "lstm"), "lstm"),
+        (lambda: cnn.LSTM(2, 5), "lstm"),
+        (lambda: cnn.GRU(2, 5), "gru"),
+        (lambda: cnn.GRUCell(2, 5), "gru"),
+        (lambda: cnn.Stacked(cnn.GRU, 2, 5, num_layers=2), "gru"),
+    ],
+)
+def test_memory_bias_sets_the_gate_that_keeps_the_state(make, family):
+    torch.manual_seed(0)
+    module = make()
+    before = _biases(getattr(module, "encoder", module))
+    assert init.set_memory_bias_(module, 3.0) is module
+    after = _biases(getattr(module, "encoder", module))
+    H, blocks = 5, families.get(family).blocks
+    keeps = blocks.index("f" if family == "lstm" else "z")  # torch's order: i f g o, r z n
+    assert keeps == 1 and len(after) == len(before) >= 1
+    for name, total in after.items():
+        assert total.shape == (len(blocks) * H,)
+        torch.testing.assert_close(total[H : 2 * H], torch.full((H,), 3.0))
+        others = torch.cat([total[:H], total[2 * H :]])
+        torch.testing.assert_close(others, torch.cat([before[name][:H], before[name][2 * H :]]))
+    params = dict(getattr(module, "encoder", module).named_parameters())
+    for name in after:
+        assert (params[name.replace("bias_ih", "bias_hh")][H : 2 * H] == 0).all()
+
+
+def test_memory_bias_keeps_the_state_in_torch_convention():
+    """A large update bias (and zero z weights) makes torch.nn.GRU copy its state: z is the
+    fraction kept, h = (1 - z) n + z h_prev."""
+    gru = init.set_memory_bias_(torch.nn.GRU(2, 3).double(), 40.0)
+    with torch.no_grad():
+        gru.weight_ih_l0[3:6] = gru.weight_hh_l0[3:6] = 0.0
+        h0 = torch.randn(1, 4, 3, dtype=torch.float64)
+        out, _ = gru(torch.randn(5, 4, 2, dtype=torch.float64), h0)
+    torch.testing.assert_close(out, h0.expand(5, 4, 3))
+
+
+def test_memory_bias_through_for_task():
+    task = type("Task", (), {"input_size": 3, "output_size": 2, "readout": "last"})
+    model = SequenceModel.for_task(task, "gru", 4, memory_bias=2.0)
+    total = model.encoder.bias_ih_l0 + model.encoder.bias_hh_l0
+    torch.testing.assert_close(total[4:8].detach(), torch.full((4,), 2.0))
+
+
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda: init.set_memory_bias_(torch.nn.RNN(2, 3), 1.0), ValueError, r"1 block\(s\)"),
+        (lambda: init.set_memory_bias_(torch.nn.Linear(2, 3), 1.0), TypeError, "got Linear"),
+        (lambda: init.set_memory_bias_(3, 1.0), TypeError, "torch.nn.Module; got int"),
+        (lambda: init.set_memory_bias_(torch.nn.GRU(2, 3), "3"), TypeError, "value must be"),
+        (lambda: init.set_memory_bias_(torch.nn.GRU(2, 3), np.inf), ValueError, "value must"),
+    ],
+)
+def test_memory_bias_bad_input(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
 @pytest.mark.parametrize(
     "call, error, match",
     [
@@ -102,6 +179,9 @@ def test_init_torch_matches_numpy_from_the_same_seed():
         (lambda: init.scale_to_radius(np.eye(2), -1.0), ValueError, "radius"),
         (lambda: init.scale_to_radius(np.triu(np.ones((3, 3)), 1), 1.0), ValueError, "nilpotent"),
         (lambda: init.orthogonal(0, np.random.default_rng(0)), ValueError, "H must be"),
+        (lambda: init.orthogonal(2.0, np.random.default_rng(0)), TypeError, "H must be an int"),
+        (lambda: init.identity(True), TypeError, "H must be an integer; got bool"),
+        (lambda: init.recurrent_matrix(3, "xavier"), ValueError, "method must be one of"),
         (lambda: init.orthogonal(3, 0), TypeError, "Generator"),
         (lambda: init.init_torch_(torch.nn.Linear(2, 2), "identity"), TypeError, "RNN, GRU"),
     ],

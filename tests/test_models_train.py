@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from companion import tasks, train
+from companion import tasks, tbptt, train
 from companion.interop import params_from_torch
 from companion.models import SequenceModel, count_parameters
 from companion.ref import rnn
@@ -35,6 +35,52 @@ def test_rnn_model_equals_reference_rnn_plus_readout():
     np.testing.assert_allclose(out, h_T @ W.T + b, rtol=1e-12)
 
 
+def test_sequence_model_around_any_encoder():
+    """A module as the cell: the same model as the name gives, for the same weights; a
+    bidirectional encoder gives the readout 2H features."""
+    torch.manual_seed(0)
+    by_name = SequenceModel(3, 5, 2, cell="gru", readout="all")
+    torch.manual_seed(0)
+    around = SequenceModel(3, 5, 2, cell=torch.nn.GRU(3, 5), readout="all")
+    x = torch.randn(4, 2, 3)
+    torch.testing.assert_close(by_name(x), around(x), rtol=0, atol=0)  # same draws, same order
+    assert around.readout_kind == "all" and isinstance(around.readout, torch.nn.Linear)
+    assert list(by_name.state_dict()) == list(around.state_dict())
+    both = SequenceModel(3, 5, 2, cell=torch.nn.LSTM(3, 5, bidirectional=True).double())
+    assert both.readout.in_features == 10 and both.readout.weight.dtype == torch.float64
+    assert both(x.double()).shape == (2, 2)
+
+
+@pytest.mark.parametrize(
+    "make, error, match",
+    [
+        (
+            lambda: SequenceModel(2, 4, 1, cell=torch.nn.GRU(3, 4)),
+            ValueError,
+            r"\(2, 4\); got \(3, 4\)",
+        ),
+        (lambda: SequenceModel(2, 4, 1, cell=torch.nn.Linear(2, 4)), ValueError, "got \\(None"),
+        (
+            lambda: SequenceModel(2, 4, 1, cell=torch.nn.GRU(2, 4, batch_first=True)),
+            ValueError,
+            "batch_first=True; SequenceModel is time-major",
+        ),
+        (lambda: SequenceModel(2, 4, 1, cell=3), TypeError, "family name or a module; got int"),
+        (
+            lambda: SequenceModel(2, 4, 1, cell=torch.nn.GRU(2, 4), nonlinearity="relu"),
+            ValueError,
+            "cell='rnn' only",
+        ),
+        (lambda: SequenceModel(2, 4, True), TypeError, "output_size must be an integer"),
+        (lambda: SequenceModel(2.0, 4, 1), TypeError, "input_size must be an integer"),
+        (lambda: SequenceModel(2, 4, 1)(torch.ones(0, 2, 2)), ValueError, r"T, B >= 1"),
+    ],
+)
+def test_sequence_model_bad_input(make, error, match):
+    with pytest.raises(error, match=match):
+        make()
+
+
 def test_importing_models_does_not_import_matplotlib():
     code = "import sys, companion.models, companion.train; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -48,7 +94,7 @@ def _run(seed, steps=30, clip=None, T=8):
     hist = train.train(
         model,
         lambda: tasks.adding_problem(T, 16, rng),
-        train.mse,
+        tasks.mse,
         steps,
         lr=1e-2,
         clip=clip,
@@ -85,7 +131,7 @@ def test_nonfinite_gradient_is_skipped_with_clipping():
         x, y = tasks.adding_problem(5, 4, np.random.default_rng(0))
         return x, np.full_like(y, np.inf)  # an infinite target: infinite gradient
 
-    hist = train.train(model, batch, train.mse, 3, clip="norm", progress=False)
+    hist = train.train(model, batch, tasks.mse, 3, clip="norm", progress=False)
     assert hist.skipped == 3 and not any(math.isfinite(n) for n in hist.grad_norm)
     for p, q in zip(model.parameters(), before, strict=True):
         torch.testing.assert_close(p.detach(), q)  # weights unharmed
@@ -96,14 +142,14 @@ def test_losses_for_the_tasks():
     y = torch.zeros(4, 2, dtype=torch.long)
     mask = torch.zeros(4, 2, dtype=torch.bool)
     mask[-1] = True
-    assert float(train.masked_cross_entropy(logits, y, mask)) == pytest.approx(math.log(3))
-    assert float(train.cross_entropy(torch.zeros(5, 4), torch.zeros(5))) == pytest.approx(
+    assert float(tasks.masked_cross_entropy(logits, y, mask)) == pytest.approx(math.log(3))
+    assert float(tasks.cross_entropy(torch.zeros(5, 4), torch.zeros(5))) == pytest.approx(
         math.log(4)
     )
     x, y = tasks.adding_problem(10, 5000, np.random.default_rng(0))
     ones = torch.ones(5000, 1)
-    assert float(train.mse(ones, torch.from_numpy(y))) == pytest.approx(1 / 6, abs=0.01)
-    assert train.evaluate(_run(0, steps=1)[0], (x, y), train.mse) > 0
+    assert float(tasks.mse(ones, torch.from_numpy(y))) == pytest.approx(1 / 6, abs=0.01)
+    assert train.evaluate(_run(0, steps=1)[0], (x, y), tasks.mse) > 0
 
 
 @pytest.mark.parametrize(
@@ -115,13 +161,17 @@ def test_losses_for_the_tasks():
         (lambda: SequenceModel(2, 0, 1), ValueError, "hidden_size"),
         (lambda: SequenceModel(2, 4, 1)(torch.ones(3, 2, 5)), ValueError, r"\(3, 2, 5\)"),
         (lambda: SequenceModel(2, 4, 1)(np.ones((3, 2, 2))), TypeError, "torch.Tensor"),
-        (lambda: train.train(SequenceModel(2, 4, 1), None, train.mse, 0), ValueError, "steps"),
+        (lambda: train.train(SequenceModel(2, 4, 1), None, tasks.mse, 0), ValueError, "steps"),
+        (lambda: train.train(SequenceModel(2, 4, 1), None, tasks.mse, True), TypeError, "steps"),
+        (lambda: train.train(SequenceModel(2, 4, 1), None, tasks.mse, 2.0), TypeError, "steps"),
+        (lambda: train.train(SequenceModel(2, 4, 1), None, tasks.mse, 1), TypeError, "batch_fn"),
+        (lambda: train.train(torch.ones(2), None, tasks.mse, 1), TypeError, "torch.nn.Module"),
         (
-            lambda: train.train(SequenceModel(2, 4, 1), None, train.mse, 1, clip="x"),
+            lambda: train.train(SequenceModel(2, 4, 1), None, tasks.mse, 1, clip="x"),
             ValueError,
             "clip",
         ),
-        (lambda: train.mse(torch.ones(2, 1), torch.ones(2)), ValueError, "one shape"),
+        (lambda: tasks.mse(torch.ones(2, 1), torch.ones(2)), ValueError, "one shape"),
         (lambda: train.History().final_loss(), ValueError, "empty"),
     ],
 )
@@ -153,7 +203,7 @@ def _fit(steps, validation, seed=0, **kwargs):
     hist = train.train(
         model,
         lambda: tasks.adding_problem(4, 8, rng),
-        train.mse,
+        tasks.mse,
         steps,
         lr=1e-2,
         progress=False,
@@ -183,7 +233,7 @@ def test_early_stopping_on_validation_data_that_training_makes_worse():
     assert len(hist.val_loss) == len(hist.loss) // 10
     assert hist.best_val_loss == min(hist.val_loss) < hist.val_loss[-1]
     # the model leaves with the weights of the best validation, not the last
-    assert train.evaluate(model, anti, train.mse) == pytest.approx(hist.best_val_loss)
+    assert train.evaluate(model, anti, tasks.mse) == pytest.approx(hist.best_val_loss)
 
 
 def test_a_new_best_resets_the_patience():
@@ -219,7 +269,7 @@ def test_validation_batch_is_scored_with_the_loss_in_eval_mode():
     model, hist = _fit(60, val, eval_every=20)
     assert hist.val_step == [20, 40, 60]
     assert hist.best_val_loss == min(hist.val_loss) < hist.val_loss[0]  # training helped
-    assert train.evaluate(model, val, train.mse) == pytest.approx(hist.best_val_loss)
+    assert train.evaluate(model, val, tasks.mse) == pytest.approx(hist.best_val_loss)
 
     # a model with dropout is scored in eval mode and handed back in training mode
     torch.manual_seed(0)
@@ -229,7 +279,7 @@ def test_validation_batch_is_scored_with_the_loss_in_eval_mode():
     score = Scripted([1.0, 1.0])
     rng = np.random.default_rng(0)
     batch = lambda: tasks.adding_problem(4, 8, rng)  # noqa: E731
-    train.train(model, batch, train.mse, 20, validation=score, eval_every=10, progress=False)
+    train.train(model, batch, tasks.mse, 20, validation=score, eval_every=10, progress=False)
     assert score.eval_mode == [True, True] and model.training
 
 
@@ -258,10 +308,21 @@ def test_non_finite_scores_are_never_the_best():
         ({"validation": (np.ones((3, 2, 2)),)}, ValueError, r"\(x, \*targets\).*length 1"),
         ({"validation": lambda m: "low"}, TypeError, "must return a number; got str"),
         ({"eval_every": 0}, ValueError, "eval_every must be a positive integer; got 0"),
-        ({"validation": lambda m: 1.0, "patience": 0}, ValueError, "patience must be None or"),
-        ({"validation": lambda m: 1.0, "patience": 2.5}, ValueError, "positive integer.*2.5"),
+        ({"eval_every": True}, TypeError, "eval_every must be an integer"),
+        ({"validation": lambda m: 1.0, "patience": 0}, ValueError, "patience must be a pos"),
+        ({"validation": lambda m: 1.0, "patience": 2.5}, TypeError, "patience.*integer.*2.5"),
+        ({"validation": lambda m: 1.0, "patience": True}, TypeError, "patience.*integer"),
         ({"patience": 3}, ValueError, "patience needs validation"),
         ({"validation": lambda m: 1.0, "restore_best": "yes"}, TypeError, "True or False"),
+        ({"lr": 0.0}, ValueError, "lr must be a positive"),
+        ({"lr": "0.1"}, TypeError, "lr must be a number"),
+        ({"clip": "norm", "clip_at": -1.0}, ValueError, "clip_at must be"),
+        ({"metrics": [lambda m: 1.0]}, TypeError, "metrics must be None or a dict"),
+        ({"metrics": {"acc": 1.0}}, TypeError, r"metrics\['acc'\] must be a function"),
+        ({"metrics": {"acc": lambda m: "high"}}, TypeError, r"metrics\['acc'\] must return a n"),
+        ({"window": 0}, ValueError, "window must be a positive integer"),
+        ({"carry_state": 1}, TypeError, "carry_state must be True or False"),
+        ({"forward": "encoder"}, TypeError, "forward must be a function"),
     ],
 )
 def test_bad_validation_arguments(kwargs, error, match):
@@ -270,7 +331,7 @@ def test_bad_validation_arguments(kwargs, error, match):
         train.train(
             SequenceModel(2, 4, 1),
             lambda: tasks.adding_problem(4, 2, rng),
-            train.mse,
+            tasks.mse,
             10,
             eval_every=kwargs.pop("eval_every", 5),
             progress=False,
@@ -287,11 +348,119 @@ def test_evaluate_switches_dropout_off_and_restores_the_mode():
     )
     batch = (np.ones((8, 3)), np.zeros((8, 1)))
     model.train()
-    scores = {train.evaluate(model, batch, train.mse) for _ in range(5)}
+    scores = {train.evaluate(model, batch, tasks.mse) for _ in range(5)}
     assert len(scores) == 1 and model.training
     model.eval()
-    train.evaluate(model, batch, train.mse)
+    train.evaluate(model, batch, tasks.mse)
     assert not model.training
     with train.evaluation_mode(model.train()) as m:
         assert not m.training and not torch.is_grad_enabled()
     assert model.training
+
+
+# --- metrics, and truncated BPTT over streams ---------------------------------------------------
+
+
+def test_metrics_are_recorded_at_every_validation_in_eval_mode():
+    val = tasks.adding_problem(4, 64, np.random.default_rng(5))
+    seen = []
+
+    def spy(model):
+        seen.append((not model.training, torch.is_grad_enabled()))
+        return 7.0
+
+    metrics = {"loss again": lambda m: train.evaluate(m, val, tasks.mse), "spy": spy}
+    _, hist = _fit(25, val, eval_every=10, metrics=metrics)
+    assert hist.val_step == [10, 20, 25] and hist.metrics["spy"] == [7.0] * 3
+    assert hist.metrics["loss again"] == hist.val_loss  # scored on the same weights
+    assert seen == [(True, False)] * 3
+    assert hist.train_loss == [np.mean(hist.loss[:10]), np.mean(hist.loss[10:20]),
+                               np.mean(hist.loss[20:])]  # fmt: skip
+    # without validation: the metrics alone, at the same steps; they never stop the run
+    _, alone = _fit(25, None, eval_every=10, metrics={"spy": spy})
+    assert alone.val_step == [10, 20, 25] and alone.val_loss == [] and alone.best_step is None
+    assert alone.metrics == {"spy": [7.0] * 3} and alone.loss == hist.loss
+
+
+def _chunked_by_hand(carry, seed, passes=2, length=60, k=10):
+    """Chapter 7's hand-written loop: a GRU on long streams, one Adam update per chunk."""
+    torch.manual_seed(seed)
+    net = SequenceModel(1, 8, 1, cell="gru", readout="all")
+    optimizer = torch.optim.Adam(net.parameters(), lr=0.01)
+    data = np.random.default_rng(seed)
+
+    def step(x_w, y_w, h):
+        h_seq, h = net.encoder(x_w, h if carry else None)
+        loss = tasks.mse(net.readout(h_seq), y_w)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return loss, h
+
+    losses = []
+    for _ in range(passes):
+        x, y = tasks.noisy_sine(length, 4, data, noise=0.3)
+        losses += tbptt.run_windows(step, torch.from_numpy(x), torch.from_numpy(y), k, None)[0]
+    return net, losses
+
+
+def _chunked_by_train(carry, seed, passes=2, length=60, k=10):
+    torch.manual_seed(seed)
+    net = SequenceModel(1, 8, 1, cell="gru", readout="all")
+    data = np.random.default_rng(seed)
+
+    def forward(x_w, h):
+        h_seq, h = net.encoder(x_w, h)
+        return net.readout(h_seq), h
+
+    hist = train.train(
+        net,
+        lambda: tasks.noisy_sine(length, 4, data, noise=0.3),
+        tasks.mse,
+        passes * length // k,
+        lr=0.01,
+        window=k,
+        carry_state=carry,
+        forward=forward,
+        progress=False,
+    )
+    return net, hist.loss
+
+
+@pytest.mark.parametrize("carry", [True, False])
+def test_carrying_state_over_chunks_equals_the_hand_written_loop_bitwise(carry):
+    net, losses = _chunked_by_hand(carry, 0)
+    twin, twin_losses = _chunked_by_train(carry, 0)
+    assert losses == twin_losses
+    for p, q in zip(net.parameters(), twin.parameters(), strict=True):
+        assert torch.equal(p, q)
+    if carry:  # and the carried state made a difference
+        other, _ = _chunked_by_train(False, 0)
+        assert not torch.equal(next(other.parameters()), next(net.parameters()))
+
+
+def test_the_state_is_carried_detached_and_restarted_with_new_streams():
+    states = []
+
+    class Echo(torch.nn.Module):  # out = x * w; the state counts the windows of a stream
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.ones(()))
+
+        def forward(self, x, state):
+            states.append(state)
+            n = torch.zeros(()) if state is None else state
+            return x * self.w, n + self.w  # the state depends on w: a graph to cut
+
+    x = np.ones((25, 2, 1), dtype=np.float32)
+    train.train(Echo(), lambda: (x, x), tasks.mse, 7, window=10, carry_state=True, progress=False)
+    # windows of 10, 10, 5 per stream; a new stream after 3 windows starts from None
+    assert [s is None for s in states] == [True, False, False, True, False, False, True]
+    assert all(s is None or not s.requires_grad for s in states)
+
+
+def test_windows_need_targets_as_long_as_the_stream():
+    x = np.ones((25, 2, 1), dtype=np.float32)
+    with pytest.raises(ValueError, match=r"same length L = 25 on axis 0; got a target of length 5"):
+        train.train(SequenceModel(1, 2, 1, readout="all"), lambda: (x, x[:5]), tasks.mse, 2,
+                    window=10, progress=False)  # fmt: skip

@@ -1,27 +1,13 @@
-"""The torch GRU written from the equations loads torch.nn.GRU's weights and matches it."""
+"""The GRU's own behaviour: its gates, both reset forms, variants of one method, its state
+checks (the parity with torch.nn.GRU and GRUCell is in tests/test_nn_base.py)."""
 
 import _torch_parity as parity
 import numpy as np
 import pytest
 import torch
 
-from companion.nn import GRU, GRUCell
+from companion.nn import GRU
 from companion.ref import gru
-
-
-@pytest.mark.parametrize("shape", parity.SHAPES, ids=parity.ids)
-def test_matches_torch_outputs_state_and_gradients(shape):
-    parity.assert_matches_torch(GRU, torch.nn.GRU, shape, state="h")
-
-
-def test_zero_state_by_default_and_state_dict_round_trip():
-    parity.assert_zero_state_by_default_and_round_trip(
-        GRU, torch.nn.GRU, state="h", update_bias=1.0
-    )
-
-
-def test_cell_matches_torch_gru_cell():
-    parity.assert_cell_matches_torch(GRUCell, torch.nn.GRUCell, state="h")
 
 
 def test_return_gates():
@@ -68,20 +54,11 @@ def test_reset_before_differs_from_torch():
     assert "reset='before'" in repr(before)
 
 
-def test_update_bias_sets_the_z_block():
-    parity.assert_bias_sets_the_second_block(GRU, "update_bias", 3.0, size=15)
-
-
-@pytest.mark.parametrize("ours, theirs", [(GRU, torch.nn.GRU), (GRUCell, torch.nn.GRUCell)])
-def test_same_seed_gives_the_same_weights_as_torch(ours, theirs):
-    parity.assert_same_seed_gives_the_same_weights(ours, theirs)
-
-
 class NoResetGRU(GRU):
     """A variant overriding one method: the candidate without a reset gate."""
 
     def candidate(self, ax, ah, h_prev, gates):
-        return torch.tanh(self._block(ax, 2) + self._block(ah, 2))
+        return torch.tanh(self.block(ax, "n") + self.block(ah, "n"))
 
 
 def test_a_variant_overrides_one_method():
@@ -104,19 +81,20 @@ def test_a_variant_overrides_one_method():
     torch.testing.assert_close(out[-1], h)
 
 
-class MinimalGatedUnit(GRU):
+class OneGate(GRU):
     """Zhou et al. (2016): one gate f as both reset and update, h = (1 - f) h_prev + f n."""
 
-    num_blocks = 2
+    blocks = ("f", "n")
+    bias_block = "f"  # update_bias goes to f: z has no block here
 
     def gates(self, ax, ah):
-        f = torch.sigmoid(self._block(ax, 0) + self._block(ah, 0))
+        f = torch.sigmoid(self.block(ax, "f") + self.block(ah, "f"))
         return {"r": f, "z": 1 - f}
 
 
 def test_a_variant_with_two_blocks():
     torch.manual_seed(0)
-    model = MinimalGatedUnit(2, 3, reset="before").double()
+    model = OneGate(2, 3, reset="before").double()
     assert model.weight_hh_l0.shape == (6, 3) and model.bias_ih_l0.shape == (6,)
     x = torch.randn(5, 4, 2, dtype=torch.float64)
     out, h_n = model(x)
@@ -127,24 +105,3 @@ def test_a_variant_with_two_blocks():
         n = torch.tanh(x[t] @ W_ih[3:].T + b_ih[3:] + (f * h) @ W_hh[3:].T + b_hh[3:])
         h = (1 - f) * h + f * n
     torch.testing.assert_close(h_n[0], h)
-
-
-def test_bad_input():
-    model = GRU(3, 4)
-    parity.assert_bad_input_is_reported(model)
-    x = torch.randn(5, 2, 3)
-    h0 = torch.zeros(1, 2, 4)
-    with pytest.raises(TypeError, match=r"one tensor of shape \(1, 2, 4\) \(no cell state\)"):
-        model(x, (h0, h0))
-    with pytest.raises(ValueError, match=r"state must have shape \(1, 2, 4\); got \(2, 4\)"):
-        model(x, h0[0])
-    with pytest.raises(TypeError, match="state must be a torch.Tensor"):
-        model(x, h0.numpy())
-    with pytest.raises(ValueError, match="hidden_size must be a positive integer; got 0"):
-        GRU(3, 0)
-    with pytest.raises(ValueError, match=r"reset must be one of \('after', 'before'\)"):
-        GRU(3, 4, reset="inside")
-    with pytest.raises(ValueError, match=r"input must have shape \(B, D\) with D=3"):
-        GRUCell(3, 4)(x)
-    with pytest.raises(ValueError, match=r"state must have shape \(2, 4\); got \(1, 2, 4\)"):
-        GRUCell(3, 4)(x[0], h0)

@@ -103,15 +103,22 @@ def test_log_scan_equals_linear_scan_on_positive_coefficients():
 
 def test_bad_inputs_raise():
     m = MinGRU(3, 4)
-    with pytest.raises(ValueError, match="mode"):
+    with pytest.raises(ValueError, match="mode must be one of"):
         MinGRU(3, 4, mode="fast")
+    with pytest.raises(ValueError, match="mode must be one of"):
+        m(torch.randn(5, 2, 3), mode="fast")
     with pytest.raises(ValueError, match="h0 > 0"):
         m(torch.randn(5, 2, 3), torch.zeros(1, 2, 4))
-    with pytest.raises(ValueError, match="shape"):
+    with pytest.raises(ValueError, match=r"time-major with D=3; got \(5, 2, 2\)"):
         m(torch.randn(5, 2, 2))
-    with pytest.raises(ValueError, match="h0"):
+    with pytest.raises(ValueError, match=r"state must have shape \(1, 2, 4\); got \(2, 4\)"):
         m(torch.randn(5, 2, 3), torch.ones(2, 4))
     m(torch.randn(5, 2, 3), -torch.ones(1, 2, 4), mode="sequential")  # any h0 in the loop
+
+
+def test_linear_scan_refuses_an_empty_sequence():
+    with pytest.raises(ValueError, match="T = 0 steps"):
+        linear_scan(torch.ones(0, 2, 3), torch.ones(0, 2, 3), torch.ones(2, 3))
 
 
 # --- GRU variants ---------------------------------------------------------------------------

@@ -4,8 +4,8 @@ bidirectional=True, loaded from the same state_dict."""
 import pytest
 import torch
 
+from companion.models import SequenceModel
 from companion.nn import GRU, LSTM, MinGRU, Stacked, lstm_variant
-from companion.nn.stacked import WithReadout
 
 F64 = {"dtype": torch.float64}
 T, B, D, H = 5, 3, 4, 6
@@ -89,7 +89,8 @@ def test_dropout_between_layers(ours_cls, torch_cls):
     torch.manual_seed(1)
     b = ours(x)[0]
     assert not torch.allclose(a, b)  # a fresh mask in training
-    one = Stacked(LSTM, D, H, 1, True, dropout=0.5, **F64).train()
+    with pytest.warns(UserWarning, match="non-zero dropout expects num_layers greater than 1"):
+        one = Stacked(LSTM, D, H, 1, True, dropout=0.5, **F64).train()
     torch.manual_seed(0)
     c = one(x)[0]
     torch.manual_seed(1)
@@ -112,9 +113,9 @@ def test_works_for_any_layer():
         assert (
             "weight_peephole_l1_reverse" in net.state_dict() or "weight_ih_l1" in net.state_dict()
         )
-    model = WithReadout(Stacked(GRU, D, H, 2, True), 7, readout="all")
-    assert model(x).shape == (T, B, 7)
-    assert WithReadout(GRU(D, H), 1)(x).shape == (B, 1)
+    model = SequenceModel(D, H, 7, cell=Stacked(GRU, D, H, 2, True), readout="all")
+    assert model(x).shape == (T, B, 7) and model.readout.in_features == 2 * H
+    assert SequenceModel(D, H, 1, cell=GRU(D, H))(x).shape == (B, 1)
 
 
 def test_bad_arguments_raise():
@@ -125,4 +126,4 @@ def test_bad_arguments_raise():
     with pytest.raises(ValueError, match="shape"):
         Stacked(LSTM, D, H)(torch.randn(T, B, D + 1))
     with pytest.raises(ValueError, match="readout"):
-        WithReadout(LSTM(D, H), 1, readout="first")
+        SequenceModel(D, H, 1, cell=LSTM(D, H), readout="first")

@@ -79,7 +79,9 @@ def test_constructors_reject_bad_input():
     params, _ = _problem()
     with pytest.raises(ValueError, match="lr must be a positive finite number; got -1"):
         Adam(params, lr=-1)
-    with pytest.raises(ValueError, match=r"betas\[1\] must lie in \[0, 1\); got 1.0"):
+    with pytest.raises(
+        ValueError, match=r"betas\[1\] must be a finite number in \[0, 1\); got 1.0"
+    ):
         Adam(params, betas=(0.9, 1.0))
     with pytest.raises(TypeError, match="betas must be a pair"):
         Adam(params, betas=0.9)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from companion.gradcheck import check_layer
-from companion.ref import gru, gru_fast, lstm, lstm_fast, rnn, rnn_fast
+from companion.ref import _hoisted, gru, gru_fast, lstm, lstm_fast, rnn, rnn_fast
 
 SHAPES = [(1, 1, 1, 1), (1, 2, 3, 4), (4, 2, 3, 5), (7, 1, 2, 1), (6, 3, 2, 3)]  # (T, B, D, H)
 ids = lambda s: "T{}-B{}-D{}-H{}".format(*s)  # noqa: E731
@@ -161,7 +161,7 @@ def test_rnn_fast_rejects_an_unknown_nonlinearity():
 def test_both_places_of_the_backward_factors_give_the_plain_gradients(fast, threshold, monkeypatch):
     """The factors computed inside the loop (large B * H) or before it (small) agree."""
     plain = lstm if fast is lstm_fast else gru
-    monkeypatch.setattr(fast, "STEP_BY_STEP_MIN", threshold)
+    monkeypatch.setattr(_hoisted, "STEP_BY_STEP_MIN", threshold)
     rng, x, state0, params = _problem(plain, (6, 3, 2, 4))
     errors = check_layer(fast, x, state0, params, rng)
     assert max(errors.values()) < 1e-7

@@ -1,9 +1,13 @@
 """The synthetic tasks: label definitions, shapes, seeding and baselines."""
 
+import math
+
 import numpy as np
 import pytest
+import torch
 
 from companion import tasks
+from companion.tasks import Task
 
 
 def test_adding_problem_labels_and_markers():
@@ -163,7 +167,7 @@ def test_noisy_sine_baseline_matches_data():
         (
             lambda: tasks.noisy_sine(5, 2, np.random.default_rng(0), period=0.0),
             ValueError,
-            "period must be a positive number",
+            "period must be a positive",
         ),
         (
             lambda: tasks.noisy_sine(5, 2, np.random.default_rng(0), period=(30.0, 10.0)),
@@ -173,7 +177,7 @@ def test_noisy_sine_baseline_matches_data():
         (
             lambda: tasks.noisy_sine(5, 2, np.random.default_rng(0), noise=-0.1),
             ValueError,
-            "noise must be a finite number >= 0; got -0.1",
+            r"noise must be a finite number in \[0, inf\); got -0.1",
         ),
         (
             lambda: tasks.noisy_sine_baseline_mse((10.0, 20.0)),
@@ -183,10 +187,76 @@ def test_noisy_sine_baseline_matches_data():
         (lambda: tasks.adding_problem(10, 0, np.random.default_rng(0)), ValueError, "B must"),
         (lambda: tasks.adding_problem(10, 4, 0), TypeError, "Generator"),
         (lambda: tasks.copy_task(0, 4, np.random.default_rng(0)), ValueError, "delay must"),
-        (lambda: tasks.copy_baseline(10, loss="mean"), ValueError, "'all' or 'recall'"),
+        (
+            lambda: tasks.copy_baseline(10, loss="mean"),
+            ValueError,
+            r"loss must be one of \('all', 'recall'\)",
+        ),
         (lambda: tasks.temporal_order(9, 4, np.random.default_rng(0)), ValueError, ">= 10"),
+        (lambda: tasks.temporal_order(20.0, 4, np.random.default_rng(0)), TypeError, "T must"),
+        (lambda: tasks.adding_problem(10, True, np.random.default_rng(0)), TypeError, "B must"),
+        (lambda: tasks.copy_task(3, 4, np.random.default_rng(0), 0), ValueError, "n_symbols"),
+        (lambda: tasks.copy_baseline(10, n_copy=0), ValueError, "n_copy must be"),
+        (
+            lambda: tasks.noisy_sine(5, 2, np.random.default_rng(0), period=(1, 2, 3)),
+            ValueError,
+            "a pair",
+        ),  # fmt: skip
+        (lambda: tasks.mse(torch.ones(2, 1), torch.ones(2)), ValueError, "one shape"),
+        (
+            lambda: tasks.masked_cross_entropy(
+                torch.ones(3, 2, 4), torch.ones(3, 2), torch.ones(2)
+            ),
+            ValueError,
+            "must agree",
+        ),
     ],
 )
 def test_bad_input(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_losses_and_metrics():
+    logits = torch.zeros(4, 2, 3)
+    y = torch.zeros(4, 2, dtype=torch.long)
+    mask = torch.zeros(4, 2, dtype=torch.bool)
+    mask[-1] = True
+    assert float(tasks.masked_cross_entropy(logits, y, mask)) == pytest.approx(math.log(3))
+    logits[:-1, :, 0] = -50.0  # wrong, and very sure, off the mask: not counted
+    assert float(tasks.masked_cross_entropy(logits, y, mask)) == pytest.approx(math.log(3))
+    assert float(tasks.cross_entropy(torch.zeros(5, 4), torch.zeros(5))) == pytest.approx(
+        math.log(4)
+    )
+    _, y_add = tasks.adding_problem(10, 5000, np.random.default_rng(0))
+    ones = torch.ones(5000, 1)
+    assert float(tasks.mse(ones, torch.from_numpy(y_add))) == pytest.approx(1 / 6, abs=0.01)
+    logits = torch.nn.functional.one_hot(torch.tensor([1, 2, 0, 0]), 3).float()
+    assert tasks.accuracy(logits, torch.tensor([1, 2, 1, 1])) == 0.5
+    y = torch.tensor([[0, 0], [1, 2]])
+    mask = torch.tensor([[False, False], [True, True]])
+    logits = torch.nn.functional.one_hot(torch.tensor([[1, 1], [1, 0]]), 3).float()
+    assert tasks.recall_accuracy(logits, y, mask) == 0.5
+
+
+@pytest.mark.parametrize(
+    "task, D, Q, readout, metrics, baseline",
+    [
+        (Task.adding(7), 2, 1, "last", [], 1 / 6),
+        (Task.temporal_order(20), 8, 4, "last", ["accuracy"], math.log(4)),
+        (Task.copy(4, n_symbols=5, n_copy=3), 7, 7, "all", ["recall accuracy"], math.log(5)),
+    ],
+)
+def test_task_bundles_data_loss_metrics_and_sizes(task, D, Q, readout, metrics, baseline):
+    x, *targets = task.sample(np.random.default_rng(0), 6)
+    assert x.shape[1:] == (6, D) and x.dtype == np.float32
+    assert (task.input_size, task.output_size, task.readout) == (D, Q, readout)
+    assert list(task.metrics) == metrics and task.baseline == pytest.approx(baseline)
+    T = x.shape[0]
+    out = torch.zeros((6, Q) if readout == "last" else (T, 6, Q))
+    targets = [torch.from_numpy(t) for t in targets]
+    assert float(task.loss(out, *targets)) >= 0
+    for metric in task.metrics.values():
+        assert 0 <= metric(out, *targets) <= 1
+    again = task.sample(np.random.default_rng(0), 6)[0]
+    np.testing.assert_array_equal(x, again)  # seeded by the generator only

@@ -231,9 +231,10 @@ def test_run_windows_accepts_random_windows_and_no_targets():
 @pytest.mark.parametrize(
     "call, error, match",
     [
-        (lambda: tbptt.window_slices(5, 0), ValueError, "k must be an integer >= 1; got 0"),
-        (lambda: tbptt.window_slices(0, 2), ValueError, "T must be an integer >= 1"),
-        (lambda: tbptt.window_slices(5, 2.0), ValueError, "k must be an integer"),
+        (lambda: tbptt.window_slices(5, 0), ValueError, "k must be a positive integer; got 0"),
+        (lambda: tbptt.window_slices(0, 2), ValueError, "T must be a positive integer"),
+        (lambda: tbptt.window_slices(5, 2.0), TypeError, "k must be an integer"),
+        (lambda: tbptt.window_slices(5, True), TypeError, "k must be an integer"),
         (lambda: tbptt.random_window_slices(5, 2, 0), TypeError, "Generator"),
         (
             lambda: tbptt.random_window_slices(5, 2, np.random.default_rng(0), "poisson"),
@@ -249,7 +250,7 @@ def test_window_bad_input(call, error, match):
 
 def test_truncated_grads_bad_input():
     x, h0, params, dh_seq = _problem(T=6)
-    with pytest.raises(ValueError, match="k must be an integer >= 1; got 0"):
+    with pytest.raises(ValueError, match="k must be a positive integer; got 0"):
         tbptt.rnn_truncated_grads(x, h0, params, dh_seq, 0)
     with pytest.raises(ValueError, match=r"dh_seq must have shape \(T, B, H\) = \(6, 2, 4\)"):
         tbptt.rnn_truncated_grads(x, h0, params, dh_seq[:5], 2)
@@ -271,7 +272,7 @@ def test_run_windows_bad_input():
         tbptt.run_windows(step, x, np.zeros((5, 1)), 2, np.zeros(1))
     with pytest.raises(TypeError, match="step must be a function"):
         tbptt.run_windows("step", x, None, 2, np.zeros(1))
-    with pytest.raises(ValueError, match="k must be an integer >= 1"):
+    with pytest.raises(ValueError, match="k must be a positive integer"):
         tbptt.run_windows(step, x, None, 0, np.zeros(1))
     with pytest.raises(ValueError, match="windows must be consecutive slices"):
         tbptt.run_windows(step, x, None, [slice(0, 2), slice(3, 6)], np.zeros(1))

@@ -86,3 +86,24 @@ def test_errors():
     assert ts.mae([1.0, 3.0], [1.0, 1.0]) == pytest.approx(1.0)
     with pytest.raises(ValueError, match="shapes differ"):
         ts.rmse([1.0], [1.0, 2.0])
+
+
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda y: ts.make_windows(y, True), TypeError, "width must be an integer; got bool"),
+        (lambda y: ts.make_windows(y, 2.0), TypeError, "width must be an integer; got float"),
+        (lambda y: ts.make_windows(y, 0), ValueError, r"width must be an integer in \[1, 29\]"),
+        (lambda y: ts.split_in_time(y, -1, 5), ValueError, "n_val must be"),
+        (lambda y: ts.split_in_time(y, 5, 0), ValueError, "n_test must be a positive integer"),
+        (lambda y: ts.split_in_time(y, 20, 20), ValueError, "cannot give 20 \\+ 20"),
+        (lambda y: ts.seasonal_naive(y, np.int64(31), 2), ValueError, r"season .*\[1, 30\]"),
+        (lambda y: ts.seasonal_naive_one_step(y, 5, 3), ValueError, r"start .*\[5, 29\]"),
+        (lambda y: ts.naive(y, 0), ValueError, r"start must be an integer in \[1, 29\]"),
+        (lambda y: ts.ar_fit(y, 29), ValueError, r"p must be an integer in \[1, 28\]"),
+        (lambda y: ts.ar_predict(y, np.ones(4), 2), ValueError, r"start .*\[3, 29\]"),
+    ],
+)
+def test_bad_integers(y, call, error, match):
+    with pytest.raises(error, match=match):
+        call(y)

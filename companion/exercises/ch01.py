@@ -2,7 +2,8 @@
 
 Each ``check_*`` takes the learner's function, runs it on several cases whose answers come
 from the companion's reference code, prints one line per case and raises
-``ExerciseCheckFailed`` if any case fails.
+``ExerciseCheckFailed`` if any case fails. Each declares what its exercise asks to be written
+by hand (``by_hand``): a case whose call reaches one of those callables fails.
 """
 
 from __future__ import annotations
@@ -11,7 +12,16 @@ from collections.abc import Callable
 
 import numpy as np
 
-from companion.exercises.core import Case, run_cases
+from companion.exercises.core import (
+    COUNTS,
+    SOFTMAX,
+    TORCH_LAYERS,
+    Case,
+    by_hand,
+    random_logits,
+    run_cases,
+    table_cases,
+)
 from companion.ref import rnn
 
 
@@ -31,6 +41,11 @@ def _elman_case(name: str, T: int, B: int, D: int, H: int, seed: int) -> Case:
     )
 
 
+@by_hand(
+    "the Elman forward pass",
+    ["companion.ref.rnn.step", "companion.ref.rnn.forward", "companion.ref.rnn_fast.forward"]
+    + list(TORCH_LAYERS),
+)
 def check_elman_forward(fn: Callable) -> None:
     """``fn(x, h0, W_ih, W_hh, b) -> h_seq``: the tanh Elman RNN over a sequence.
 
@@ -53,6 +68,10 @@ def count_rnn_params(D: int, H: int, Q: int) -> int:
     return H * D + H * H + H + Q * H + Q
 
 
+@by_hand(
+    "the count of the parameters",
+    ["companion.exercises.ch01.count_rnn_params", "torch.nn.Linear", *COUNTS],
+)
 def check_param_count(fn: Callable) -> None:
     """``fn(D, H, Q) -> int``: the number of parameters of the Elman RNN with a readout."""
     hint = "count W_ih (H x D), W_hh (H x H), b (H), W_hq (Q x H) and b_q (Q); T does not appear"
@@ -72,6 +91,7 @@ def _cross_entropy(logits: np.ndarray, targets: np.ndarray) -> float:
     return float(-picked.mean())
 
 
+@by_hand("the cross-entropy", ["companion.exercises.ch01._cross_entropy", *SOFTMAX])
 def check_sequence_loss(fn: Callable) -> None:
     """``fn(logits, targets) -> float``: mean cross-entropy over all steps and examples.
 
@@ -81,14 +101,14 @@ def check_sequence_loss(fn: Callable) -> None:
         "log-softmax over the last axis (subtract the max first for stability), pick the "
         "entry of the target class at every (t, b), and average minus that over T*B"
     )
-    cases = []
-    for name, (T, B, Q), scale, seed in [
+
+    def build(shape, scale, seed):
+        logits, targets = random_logits(shape, scale, seed)
+        return (logits, targets), _cross_entropy(logits, targets)
+
+    rows = [
         ("uniform scores give log Q", (3, 2, 5), 0.0, 0),
         ("T=6, B=4, Q=3", (6, 4, 3), 1.0, 1),
         ("large scores (needs the max trick)", (4, 2, 7), 800.0, 2),
-    ]:
-        rng = np.random.default_rng(seed)
-        logits = scale * rng.standard_normal((T, B, Q))
-        targets = rng.integers(0, Q, size=(T, B))
-        cases.append(Case(name, (logits, targets), _cross_entropy(logits, targets), hint))
-    run_cases("check_sequence_loss", fn, cases)
+    ]
+    run_cases("check_sequence_loss", fn, table_cases(rows, build, hint))

@@ -3,7 +3,8 @@
 Each ``check_*`` takes the learner's function, runs it on several cases whose answers come
 from the companion's reference code (``companion.ref.rnn``, ``companion.ref.readout``,
 ``companion.tbptt``), prints one line per case and raises ``ExerciseCheckFailed`` if any
-case fails.
+case fails. Each declares what its exercise asks to be written by hand (``by_hand``); the
+truncated gradients are built from ``rnn.forward`` and ``rnn.backward``, as the exercise says.
 """
 
 from __future__ import annotations
@@ -13,10 +14,19 @@ from collections.abc import Callable
 import numpy as np
 
 from companion import tbptt
-from companion.exercises.core import Case, run_cases
+from companion.exercises.core import (
+    AUTOGRAD,
+    SOFTMAX,
+    Case,
+    by_hand,
+    random_logits,
+    run_cases,
+    table_cases,
+)
 from companion.ref import readout, rnn
 
 PARAM_NAMES = ("W_ih", "W_hh", "b_ih", "b_hh")
+TRUNCATION = ("companion.tbptt.rnn_truncated_grads", "companion.tbptt.run_windows")
 
 BACKWARD_HINT = (
     "go backwards, t = T..1, carrying dh_next (zero at t = T): dh = dh_seq[t] + dh_next; "
@@ -48,6 +58,10 @@ def _backward_case(
     )
 
 
+@by_hand(
+    "the backward pass through time",
+    ["companion.ref.rnn.backward", "companion.ref.rnn_fast.backward", *TRUNCATION, *AUTOGRAD],
+)
 def check_rnn_backward(fn: Callable) -> None:
     """``fn(dh_seq, x, h0, h_seq, W_ih, W_hh) -> (dx, dh0, dW_ih, dW_hh, db)``: BPTT by hand.
 
@@ -68,6 +82,7 @@ def check_rnn_backward(fn: Callable) -> None:
     run_cases("check_rnn_backward", fn, cases)
 
 
+@by_hand("the softmax cross-entropy and its gradient", [*SOFTMAX, *AUTOGRAD])
 def check_softmax_cross_entropy(fn: Callable) -> None:
     """``fn(logits, targets) -> (loss, dlogits)``: mean cross-entropy and its gradient.
 
@@ -80,22 +95,22 @@ def check_softmax_cross_entropy(fn: Callable) -> None:
         "underflows to 0; loss = -mean over all T*B positions of log p[target]; "
         "dlogits = (p - onehot(targets)) / N with N = T*B, the number of positions averaged"
     )
-    cases = []
-    for name, (T, B, V), scale, seed in [
+
+    def build(shape, scale, seed):
+        logits, targets = random_logits(shape, scale, seed)
+        return (logits, targets), readout.softmax_cross_entropy(logits, targets)
+
+    rows = [
         ("uniform logits give log V", (3, 2, 5), 0.0, 0),
         ("T=4, B=3, V=6", (4, 3, 6), 1.0, 1),
         ("two classes, V=2", (5, 2, 2), 2.0, 2),
         ("one position", (1, 1, 4), 1.0, 3),
         ("large logits (needs the max trick)", (3, 2, 7), 1000.0, 4),
-    ]:
-        rng = np.random.default_rng(seed)
-        logits = scale * rng.standard_normal((T, B, V))
-        targets = rng.integers(0, V, size=(T, B))
-        loss, dlogits = readout.softmax_cross_entropy(logits, targets)
-        cases.append(Case(name, (logits, targets), (loss, dlogits), hint, rtol=1e-9))
-    run_cases("check_softmax_cross_entropy", fn, cases)
+    ]
+    run_cases("check_softmax_cross_entropy", fn, table_cases(rows, build, hint, rtol=1e-9))
 
 
+@by_hand("the softmax with a temperature", SOFTMAX)
 def check_temperature_probs(fn: Callable) -> None:
     """``fn(logits, temperature) -> probs``: softmax(logits / temperature) over the last axis.
 
@@ -141,6 +156,11 @@ def _wrap_truncated(fn: Callable) -> Callable:
     return wrapped
 
 
+@by_hand(
+    "the truncation over windows",
+    [*TRUNCATION, *AUTOGRAD],
+    allowed=["companion.ref.rnn.forward", "companion.ref.rnn.backward"],
+)
 def check_truncated_grads(fn: Callable) -> None:
     """``fn(x, h0, params, dh_seq, k) -> grads``: truncated BPTT with windows of k steps.
 

@@ -3,7 +3,7 @@
 Each ``check_*`` takes the learner's function, runs it on several cases whose answers come
 from the companion's reference code (``companion.init``, ``companion.clip``,
 ``companion.probe``), prints one line per case and raises ``ExerciseCheckFailed`` if any
-case fails.
+case fails. Each declares what its exercise asks to be written by hand (``by_hand``).
 """
 
 from __future__ import annotations
@@ -13,10 +13,14 @@ from collections.abc import Callable
 import numpy as np
 
 from companion import clip, init, probe
-from companion.exercises.core import Case, run_cases
+from companion.exercises.core import AUTOGRAD, Case, by_hand, run_cases
 from companion.ref.activations import get as _activation
 
 
+@by_hand(
+    "the rescaling to a spectral radius",
+    ["companion.init.scale_to_radius", "companion.init.spectral_radius"],
+)
 def check_spectral_scale(fn: Callable) -> None:
     """``fn(W, rho) -> W_scaled``: W (H, H) rescaled to spectral radius ``rho``.
 
@@ -54,6 +58,17 @@ def jacobian_product(W_hh: np.ndarray, a_seq: np.ndarray, nonlinearity: str = "t
     return J
 
 
+@by_hand(
+    "the product of the Jacobians",
+    [
+        "companion.exercises.ch03.jacobian_product",
+        "companion.ref.rnn.backward",
+        "companion.ref.rnn_fast.backward",
+        "companion.probe.grad_norms",
+        *AUTOGRAD,
+    ],
+    allowed=["companion.ref.activations"],
+)
 def check_jacobian_product(fn: Callable) -> None:
     """``fn(W_hh, a_seq, nonlinearity) -> J``: the Jacobian dh_T/dh_0 (H, H).
 
@@ -93,6 +108,16 @@ def _wrap_grads(fn: Callable) -> Callable:
     return wrapped
 
 
+@by_hand(
+    "the clipping by the global norm",
+    [
+        "companion.clip.clip_by_global_norm",
+        "companion.clip.global_norm",
+        "companion.clip.clip_grad_norm_",
+        "companion.clip.torch_global_norm",
+        "torch.nn.utils.clip_grad_norm_",
+    ],
+)
 def check_clip_by_global_norm(fn: Callable) -> None:
     """``fn(grads, max_norm) -> (clipped, norm)``: clip a list of arrays by their global norm.
 
@@ -119,6 +144,7 @@ def check_clip_by_global_norm(fn: Callable) -> None:
     run_cases("check_clip_by_global_norm", _wrap_grads(fn), cases)
 
 
+@by_hand("the fit of the rate", ["companion.probe.fit_rate"])
 def check_fit_rate(fn: Callable) -> None:
     """``fn(norms) -> r``: the geometric rate per step of norms indexed by t = 0..T.
 

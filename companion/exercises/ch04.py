@@ -2,7 +2,8 @@
 
 Each ``check_*`` takes the learner's function, runs it on several cases whose answers come
 from the companion's reference code (``companion.ref.lstm``), prints one line per case and
-raises ``ExerciseCheckFailed`` if any case fails.
+raises ``ExerciseCheckFailed`` if any case fails. Each declares what its exercise asks to be
+written by hand (``by_hand``).
 
 Stacked weights follow torch's gate order i, f, g, o: ``W_ih`` (4H, D), ``W_hh`` (4H, H) and
 one bias ``b = b_ih + b_hh`` (4H,); the blocks are ``a[:, :H]`` (i), ``a[:, H:2H]`` (f),
@@ -15,7 +16,18 @@ from collections.abc import Callable
 
 import numpy as np
 
-from companion.exercises.core import Case, run_cases
+from companion.exercises.core import (
+    AUTOGRAD,
+    COMPANION_LAYERS,
+    COUNTS,
+    LAYER_SIZES,
+    TORCH_LAYERS,
+    Case,
+    by_hand,
+    reference_cases,
+    run_cases,
+    table_cases,
+)
 from companion.ref import lstm
 
 # (name, B, D, H, seed, scale of the initial state)
@@ -43,6 +55,19 @@ def _params(W_ih: np.ndarray, W_hh: np.ndarray, b: np.ndarray) -> dict[str, np.n
     return {"W_ih": W_ih, "W_hh": W_hh, "b_ih": b, "b_hh": np.zeros_like(b)}
 
 
+LSTM_BACKWARD = ("companion.ref.lstm.backward", "companion.ref.lstm_fast.backward", *AUTOGRAD)
+
+
+@by_hand(
+    "one LSTM step",
+    [
+        "companion.ref.lstm.step",
+        "companion.ref.lstm.forward",
+        "companion.ref.lstm_fast.forward",
+        *TORCH_LAYERS,
+        *COMPANION_LAYERS,
+    ],
+)
 def check_lstm_step(fn: Callable) -> None:
     """``fn(x_t, h_prev, c_prev, W_ih, W_hh, b) -> (h, c)``: one step of the LSTM.
 
@@ -54,14 +79,16 @@ def check_lstm_step(fn: Callable) -> None:
         "are in the order i, f, g, o (torch's); i, f, o = sigmoid, g = tanh; "
         "c = f * c_prev + i * g; h = o * tanh(c) (tanh of the new cell, not c itself)"
     )
-    cases = []
-    for name, B, D, H, seed, scale in SHAPES:
+
+    def build(B, D, H, seed, scale):
         _, x_t, h_prev, c_prev, W_ih, W_hh, b = _problem(B, D, H, seed, scale)
         expected = lstm.step(x_t, (h_prev, c_prev), _params(W_ih, W_hh, b))
-        cases.append(Case(name, (x_t, h_prev, c_prev, W_ih, W_hh, b), expected, hint, rtol=1e-9))
-    run_cases("check_lstm_step", fn, cases)
+        return (x_t, h_prev, c_prev, W_ih, W_hh, b), expected
+
+    run_cases("check_lstm_step", fn, table_cases(SHAPES, build, hint, rtol=1e-9))
 
 
+@by_hand("the count of the parameters", COUNTS)
 def check_lstm_param_count(fn: Callable) -> None:
     """``fn(D, H) -> int``: the number of parameters of ``torch.nn.LSTM(D, H)``.
 
@@ -71,13 +98,11 @@ def check_lstm_param_count(fn: Callable) -> None:
         "four blocks (i, f, g, o), each with an (H, D) input matrix, an (H, H) recurrent "
         "matrix and, in torch, two bias vectors of H (b_ih and b_hh): 4 (H (D + H) + 2H)"
     )
-    cases = [
-        Case(f"D={D}, H={H}", (D, H), lstm.count_params(D, H), hint)
-        for D, H in [(1, 1), (2, 64), (10, 20), (128, 256), (3, 1)]
-    ]
+    cases = reference_cases(lstm.count_params, ("D", "H"), LAYER_SIZES, hint)
     run_cases("check_lstm_param_count", fn, cases)
 
 
+@by_hand("the gradient along the cell path", LSTM_BACKWARD)
 def check_cell_path_gradient(fn: Callable) -> None:
     """``fn(f_seq) -> g``: dc_T/dc_0 along the cell path alone, per example and unit.
 
@@ -91,28 +116,29 @@ def check_cell_path_gradient(fn: Callable) -> None:
         "dc_T/dc_0 = f_1 * f_2 * ... * f_T: the product (not the sum) over the time axis "
         "(axis 0) of every row of f_seq, the first and the last included"
     )
-    cases = []
-    for name, T, B, D, H, seed, forget_bias in [
+
+    def build(T, B, D, H, seed, forget_bias):
+        rng = np.random.default_rng(seed)
+        params = lstm.init_params(D, H, rng, forget_bias=forget_bias)
+        params["W_hh"][:] = 0.0  # no path through h: only the cell path is left
+        _, _, cache = lstm.forward(rng.standard_normal((T, B, D)), None, params)
+        _, (_, dc0), _ = lstm.backward(np.zeros((T, B, H)), (None, np.ones((B, H))), cache)
+        return (cache["gates"]["f"].copy(),), dc0
+
+    rows = [
         ("one step: the gradient is f_1", 1, 2, 2, 3, 0, 0.0),
         ("T=5, B=2, H=3", 5, 2, 2, 3, 1, 0.0),
         ("T=20, forget bias 1 (Jozefowicz et al.)", 20, 3, 2, 4, 2, 1.0),
         ("T=50, forget bias 3: the gradient survives", 50, 2, 1, 2, 3, 3.0),
-    ]:
-        rng = np.random.default_rng(seed)
-        params = lstm.init_params(D, H, rng, forget_bias=forget_bias)
-        params["W_hh"][:] = 0.0  # no path through h: only the cell path is left
-        x = rng.standard_normal((T, B, D))
-        _, _, cache = lstm.forward(x, None, params)
-        dh_seq = np.zeros((T, B, H))
-        _, (_, dc0), _ = lstm.backward(dh_seq, (None, np.ones((B, H))), cache)
-        f_seq = cache["gates"]["f"].copy()
-        cases.append(Case(name, (f_seq,), dc0, hint, rtol=1e-9, atol=1e-15))
+    ]
+    cases = table_cases(rows, build, hint, rtol=1e-9, atol=1e-15)
     saturated = np.ones((4, 1, 3))
     saturated[2, 0, 1] = 0.0  # one closed gate cuts the path for that unit
     cases.append(Case("gates at 1 and one at 0", (saturated,), saturated.prod(axis=0), hint))
     run_cases("check_cell_path_gradient", fn, cases)
 
 
+@by_hand("the backward pass of one LSTM step", LSTM_BACKWARD)
 def check_lstm_step_backward(fn: Callable) -> None:
     """``fn(dh, dc_next, x_t, h_prev, c_prev, W_ih, W_hh, b) -> (dx, dh_prev, dc_prev, dW_ih,
     dW_hh, db)``: the backward pass of one LSTM step.
@@ -130,18 +156,19 @@ def check_lstm_step_backward(fn: Callable) -> None:
         "axis=1); dW_ih = da.T @ x_t; dW_hh = da.T @ h_prev; db = da.sum(0); dx = da @ W_ih; "
         "dh_prev = da @ W_hh; dc_prev = dc * f"
     )
-    cases = []
-    shapes = [(*shape, 1.0, 1.0) for shape in SHAPES] + [
-        ("no gradient from step t+1 (dc_next = 0)", 2, 3, 4, 4, 1.0, 1.0, 0.0),
-        ("no gradient reaching h_t (dh = 0)", 3, 2, 3, 5, 1.0, 0.0, 1.0),
-    ]
-    for name, B, D, H, seed, scale, dh_on, dc_on in shapes:
+
+    def build(B, D, H, seed, scale, dh_on, dc_on):
         rng, x_t, h_prev, c_prev, W_ih, W_hh, b = _problem(B, D, H, seed, scale)
         dh = rng.standard_normal((B, H)) * dh_on
         dc_next = rng.standard_normal((B, H)) * dc_on
         _, _, cache = lstm.forward(x_t[None], (h_prev, c_prev), _params(W_ih, W_hh, b))
         dx, (dh_prev, dc_prev), grads = lstm.backward(dh[None], (None, dc_next), cache)
         expected = (dx[0], dh_prev, dc_prev, grads["W_ih"], grads["W_hh"], grads["b_ih"])
-        args = (dh, dc_next, x_t, h_prev, c_prev, W_ih, W_hh, b)
-        cases.append(Case(name, args, expected, hint, rtol=1e-9, atol=1e-12))
+        return (dh, dc_next, x_t, h_prev, c_prev, W_ih, W_hh, b), expected
+
+    rows = [(*shape, 1.0, 1.0) for shape in SHAPES] + [
+        ("no gradient from step t+1 (dc_next = 0)", 2, 3, 4, 4, 1.0, 1.0, 0.0),
+        ("no gradient reaching h_t (dh = 0)", 3, 2, 3, 5, 1.0, 0.0, 1.0),
+    ]
+    cases = table_cases(rows, build, hint, rtol=1e-9, atol=1e-12)
     run_cases("check_lstm_step_backward", fn, cases)

@@ -2,7 +2,8 @@
 
 Each ``check_*`` takes the learner's function, runs it on several cases whose answers come
 from the companion's reference code (``companion.ref.gru``), prints one line per case and
-raises ``ExerciseCheckFailed`` if any case fails.
+raises ``ExerciseCheckFailed`` if any case fails. Each declares what its exercise asks to be
+written by hand (``by_hand``).
 
 Stacked weights follow torch's block order r, z, n: ``W_ih`` (3H, D), ``W_hh`` (3H, H),
 ``b_ih`` and ``b_hh`` (3H,); the blocks are rows ``[:H]`` (r), ``[H:2H]`` (z) and ``[2H:]``
@@ -15,7 +16,16 @@ from collections.abc import Callable
 
 import numpy as np
 
-from companion.exercises.core import Case, run_cases
+from companion.exercises.core import (
+    COMPANION_LAYERS,
+    COUNTS,
+    LAYER_SIZES,
+    TORCH_LAYERS,
+    by_hand,
+    reference_cases,
+    run_cases,
+    table_cases,
+)
 from companion.ref import gru
 
 # (name, B, D, H, seed)
@@ -42,6 +52,16 @@ def _problem(B: int, D: int, H: int, seed: int):
     return x, h_prev, params
 
 
+@by_hand(
+    "one GRU step",
+    [
+        "companion.ref.gru.step",
+        "companion.ref.gru.forward",
+        "companion.ref.gru_fast.forward",
+        *TORCH_LAYERS,
+        *COMPANION_LAYERS,
+    ],
+)
 def check_gru_step(fn: Callable) -> None:
     """``fn(x_t, h_prev, W_ih, W_hh, b_ih, b_hh) -> h``: one step of torch's GRU.
 
@@ -54,15 +74,15 @@ def check_gru_step(fn: Callable) -> None:
         "(the reset multiplies W_hn h_prev + b_hn, bias included); h = (1 - z) * n + z * h_prev "
         "(in torch's convention z keeps the old state)"
     )
-    cases = []
-    for name, B, D, H, seed in SHAPES:
+
+    def build(B, D, H, seed):
         x, h_prev, params = _problem(B, D, H, seed)
-        expected = gru.step(x[0], h_prev, params)
-        args = (x[0], h_prev, *(params[k] for k in NAMES))
-        cases.append(Case(name, args, expected, hint, rtol=1e-9, atol=1e-12))
-    run_cases("check_gru_step", fn, cases)
+        return (x[0], h_prev, *(params[k] for k in NAMES)), gru.step(x[0], h_prev, params)
+
+    run_cases("check_gru_step", fn, table_cases(SHAPES, build, hint, rtol=1e-9, atol=1e-12))
 
 
+@by_hand("the count of the parameters", COUNTS)
 def check_gru_param_count(fn: Callable) -> None:
     """``fn(D, H) -> int``: the number of parameters of ``torch.nn.GRU(D, H)``.
 
@@ -72,10 +92,7 @@ def check_gru_param_count(fn: Callable) -> None:
         "three blocks (r, z, n), each with an (H, D) input matrix, an (H, H) recurrent "
         "matrix and, in torch, two bias vectors of H (b_ih and b_hh): 3 (H (D + H) + 2H)"
     )
-    cases = [
-        Case(f"D={D}, H={H}", (D, H), gru.count_params(D, H), hint)
-        for D, H in [(1, 1), (2, 64), (10, 20), (128, 256), (3, 1)]
-    ]
+    cases = reference_cases(gru.count_params, ("D", "H"), LAYER_SIZES, hint)
     run_cases("check_gru_param_count", fn, cases)
 
 
@@ -102,6 +119,7 @@ def _chung_outputs(fn: Callable) -> Callable:
     return run
 
 
+@by_hand("the change of convention", ["companion.ref.gru.flip_update_convention"])
 def check_flip_update(fn: Callable) -> None:
     """``fn(params) -> params2``: a GRU in the convention of Chung et al. (2014),
     h_t = z n + (1 - z) h_{t-1}, with ``params2`` must compute what torch's GRU,
@@ -117,12 +135,12 @@ def check_flip_update(fn: Callable) -> None:
         "W_ih, W_hh, b_ih and b_hh (weights and biases), and leave the r and n blocks alone; "
         "work on copies"
     )
-    cases = []
-    for name, B, D, H, seed in SHAPES:
+
+    def build(B, D, H, seed):
         x, h_prev, params = _problem(B, D, H, seed)
-        expected = gru.forward(x, h_prev, params)[0]
-        args = (*(params[k] for k in NAMES), x, h_prev)
-        cases.append(Case(name, args, expected, hint, rtol=1e-9, atol=1e-12))
+        return (*(params[k] for k in NAMES), x, h_prev), gru.forward(x, h_prev, params)[0]
+
+    cases = table_cases(SHAPES, build, hint, rtol=1e-9, atol=1e-12)
     run_cases("check_flip_update", _chung_outputs(fn), cases)
 
 
@@ -139,6 +157,7 @@ def _copy_outputs(fn: Callable) -> Callable:
     return run
 
 
+@by_hand("the parameters of a GRU that copies its state", [])  # nothing computes them
 def check_copy_state(fn: Callable) -> None:
     """``fn(D, H) -> (W_ih, W_hh, b_ih, b_hh)``: a GRU (torch's form) that copies its state.
 
@@ -150,17 +169,18 @@ def check_copy_state(fn: Callable) -> None:
         "input: zero weights in the z block (rows H:2H) and a large POSITIVE z bias, e.g. 20 "
         "(sigma(20) ~ 1 - 2e-9); the r and n blocks then do not matter"
     )
-    cases = []
-    for name, B, D, H, seed in [
-        ("one unit, one input", 2, 1, 1, 0),
-        ("D=3, H=4", 5, 3, 4, 1),
-        ("D=2, H=8, inputs at the corners of [-1, 1]^D", 8, 2, 8, 2),
-    ]:
+
+    def build(B, D, H, seed, corners):
         rng = np.random.default_rng(seed)
         x = rng.uniform(-1.0, 1.0, size=(50, B, D))
-        if "corners" in name:
-            x = np.sign(x)
         h0 = rng.uniform(-1.0, 1.0, size=(B, H))
-        expected = np.broadcast_to(h0, (50, B, H)).copy()
-        cases.append(Case(name, (D, H, x, h0), expected, hint, rtol=0.0, atol=1e-6))
+        x = np.sign(x) if corners else x
+        return (D, H, x, h0), np.broadcast_to(h0, (50, B, H)).copy()
+
+    rows = [
+        ("one unit, one input", 2, 1, 1, 0, False),
+        ("D=3, H=4", 5, 3, 4, 1, False),
+        ("D=2, H=8, inputs at the corners of [-1, 1]^D", 8, 2, 8, 2, True),
+    ]
+    cases = table_cases(rows, build, hint, rtol=0.0, atol=1e-6)
     run_cases("check_copy_state", _copy_outputs(fn), cases)

@@ -3,7 +3,8 @@
 Each ``check_*`` takes the learner's function, runs it on several cases whose answers come
 from reference code here (numpy, checked against the torch modules of ``companion.nn`` by the
 test suite), prints one line per case and raises ``ExerciseCheckFailed`` if any case fails.
-Stacked weights follow torch's gate order i, f, g, o, with one bias ``b = b_ih + b_hh``.
+Each declares what its exercise asks to be written by hand (``by_hand``). Stacked weights
+follow torch's gate order i, f, g, o, with one bias ``b = b_ih + b_hh``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,14 @@ from collections.abc import Callable
 
 import numpy as np
 
-from companion.exercises.core import Case, run_cases
+from companion.exercises.core import (
+    COUNTS,
+    TORCH_LAYERS,
+    by_hand,
+    reference_cases,
+    run_cases,
+    table_cases,
+)
 from companion.ref import rnn
 
 
@@ -34,6 +42,10 @@ def peephole_step(x_t, h_prev, c_prev, W_ih, W_hh, b, p):
     return h, c
 
 
+@by_hand(
+    "one peephole LSTM step",
+    ["companion.exercises.ch06.peephole_step", "companion.nn.variants.PeepholeLSTM"],
+)
 def check_peephole_step(fn: Callable) -> None:
     """``fn(x_t, h_prev, c_prev, W_ih, W_hh, b, p) -> (h, c)``: one peephole LSTM step.
 
@@ -44,12 +56,8 @@ def check_peephole_step(fn: Callable) -> None:
         "as chapter 4's step, plus p_i * c_prev in a_i and p_f * c_prev in a_f; the output "
         "gate peeks at the NEW cell: o = sigmoid(a_o + p_o * c) after c is updated"
     )
-    cases = []
-    for name, B, D, H, seed in [
-        ("B=1, D=1, H=1", 1, 1, 1, 0),
-        ("B=3, D=2, H=4", 3, 2, 4, 1),
-        ("B=2, D=5, H=3, large peepholes", 2, 5, 3, 2),
-    ]:
+
+    def build(B, D, H, seed, peephole_scale):
         rng = np.random.default_rng(seed)
         args = (
             rng.standard_normal((B, D)),
@@ -58,10 +66,16 @@ def check_peephole_step(fn: Callable) -> None:
             rng.standard_normal((4 * H, D)),
             rng.standard_normal((4 * H, H)) / np.sqrt(H),
             0.5 * rng.standard_normal(4 * H),
-            (3 if "large" in name else 1) * rng.standard_normal(3 * H),
+            peephole_scale * rng.standard_normal(3 * H),
         )
-        cases.append(Case(name, args, peephole_step(*args), hint, rtol=1e-9))
-    run_cases("check_peephole_step", fn, cases)
+        return args, peephole_step(*args)
+
+    rows = [
+        ("B=1, D=1, H=1", 1, 1, 1, 0, 1),
+        ("B=3, D=2, H=4", 3, 2, 4, 1, 1),
+        ("B=2, D=5, H=3, large peepholes", 2, 5, 3, 2, 3),
+    ]
+    run_cases("check_peephole_step", fn, table_cases(rows, build, hint, rtol=1e-9))
 
 
 # --- parameter counts ------------------------------------------------------------------------
@@ -76,6 +90,10 @@ def variant_param_count(name: str, D: int, H: int) -> int:
 VARIANT_NAMES = ("NP", "V", "NIG", "NFG", "NOG", "NIAF", "NOAF", "CIFG", "FGR")
 
 
+@by_hand(
+    "the count of the parameters",
+    ["companion.exercises.ch06.variant_param_count", "companion.nn.variants", *COUNTS],
+)
 def check_variant_param_count(fn: Callable) -> None:
     """``fn(name, D, H) -> int``: the parameters that variant ``name`` uses.
 
@@ -86,11 +104,8 @@ def check_variant_param_count(fn: Callable) -> None:
         "a block has H D + H^2 + 2H; NP, NIAF, NOAF use four blocks; NIG, NFG, NOG and CIFG "
         "three; V adds three peephole vectors of H; FGR adds nine H x H gate matrices"
     )
-    cases = [
-        Case(f"{name}, D={D}, H={H}", (name, D, H), variant_param_count(name, D, H), hint)
-        for name in VARIANT_NAMES
-        for D, H in [(2, 32), (10, 7)]
-    ]
+    rows = [(name, D, H) for name in VARIANT_NAMES for D, H in [(2, 32), (10, 7)]]
+    cases = reference_cases(variant_param_count, ("", "D", "H"), rows, hint)
     run_cases("check_variant_param_count", fn, cases)
 
 
@@ -104,6 +119,10 @@ def stacked_param_count(cell: str, D: int, H: int, num_layers: int, bidirectiona
     return total
 
 
+@by_hand(
+    "the count of the parameters (without building the module)",
+    ["companion.exercises.ch06.stacked_param_count", *COUNTS],
+)
 def check_stacked_param_count(fn: Callable) -> None:
     """``fn(cell, D, H, num_layers, bidirectional) -> int``: the parameters of the torch module
     ``torch.nn.LSTM`` (cell 'lstm'), ``GRU`` ('gru') or ``RNN`` ('rnn') with these arguments."""
@@ -112,21 +131,15 @@ def check_stacked_param_count(fn: Callable) -> None:
         "reads D inputs, every layer above reads the output of the one below, which is 2H "
         "wide when the network is bidirectional"
     )
-    cases = [
-        Case(
-            f"{c}, D={D}, H={H}, L={L}, bidirectional={bi}",
-            (c, D, H, L, bi),
-            stacked_param_count(c, D, H, L, bi),
-            hint,
-        )
-        for c, D, H, L, bi in [
-            ("lstm", 3, 5, 1, False),
-            ("lstm", 4, 6, 2, True),
-            ("gru", 10, 20, 3, True),
-            ("rnn", 2, 8, 2, False),
-            ("gru", 7, 7, 2, True),
-        ]
+    rows = [
+        ("lstm", 3, 5, 1, False),
+        ("lstm", 4, 6, 2, True),
+        ("gru", 10, 20, 3, True),
+        ("rnn", 2, 8, 2, False),
+        ("gru", 7, 7, 2, True),
     ]
+    labels = ("", "D", "H", "L", "bidirectional")
+    cases = reference_cases(stacked_param_count, labels, rows, hint)
     run_cases("check_stacked_param_count", fn, cases)
 
 
@@ -144,6 +157,17 @@ def bidirectional_rnn(x, W_f, U_f, b_f, W_r, U_r, b_r):
     return np.concatenate([forward, reverse], axis=-1)
 
 
+@by_hand(
+    "the bidirectional layer and its recurrences",
+    [
+        "companion.exercises.ch06.bidirectional_rnn",
+        "companion.ref.rnn.step",
+        "companion.ref.rnn.forward",
+        "companion.ref.rnn_fast.forward",
+        "companion.nn.Stacked",
+        *TORCH_LAYERS,
+    ],
+)
 def check_bidirectional_rnn(fn: Callable) -> None:
     """``fn(x, W_f, U_f, b_f, W_r, U_r, b_r) -> out``: one bidirectional tanh RNN layer.
 
@@ -157,24 +181,24 @@ def check_bidirectional_rnn(fn: Callable) -> None:
         "holds the state that has read x_t .. x_T; concatenate [forward, reverse] on the last "
         "axis; each direction has its own weights"
     )
-    cases = []
-    for name, T, B, D, H, seed in [
-        ("T=1, B=1, D=1, H=1", 1, 1, 1, 1, 0),
-        ("T=5, B=2, D=3, H=4", 5, 2, 3, 4, 1),
-        ("T=9, B=3, D=2, H=2", 9, 3, 2, 2, 2),
-    ]:
+
+    def build(T, B, D, H, seed):
         rng = np.random.default_rng(seed)
-        x = rng.standard_normal((T, B, D))
-        weights = []
-        for _ in range(2):
-            weights += [
+        args = [rng.standard_normal((T, B, D))]
+        for _ in range(2):  # forward, then reverse: W, U, b
+            args += [
                 rng.standard_normal((H, D)),
                 rng.standard_normal((H, H)) / np.sqrt(H),
                 0.3 * rng.standard_normal(H),
             ]
-        args = (x, *weights)
-        cases.append(Case(name, args, bidirectional_rnn(*args), hint, rtol=1e-9))
-    run_cases("check_bidirectional_rnn", fn, cases)
+        return tuple(args), bidirectional_rnn(*args)
+
+    rows = [
+        ("T=1, B=1, D=1, H=1", 1, 1, 1, 1, 0),
+        ("T=5, B=2, D=3, H=4", 5, 2, 3, 4, 1),
+        ("T=9, B=3, D=2, H=2", 9, 3, 2, 2, 2),
+    ]
+    run_cases("check_bidirectional_rnn", fn, table_cases(rows, build, hint, rtol=1e-9))
 
 
 # --- the log-space scan ----------------------------------------------------------------------
@@ -184,6 +208,14 @@ def log_space_scan(log_a: np.ndarray, log_b: np.ndarray) -> np.ndarray:
     return np.exp(a_star + np.logaddexp.accumulate(log_b - a_star, axis=0))
 
 
+@by_hand(
+    "the scan in log space",
+    [
+        "companion.exercises.ch06.log_space_scan",
+        "companion.nn.minimal.log_scan",
+        "companion.nn.minimal.linear_scan",
+    ],
+)
 def check_log_space_scan(fn: Callable) -> None:
     """``fn(log_a, log_b) -> h``: the linear scan h_t = a_t h_{t-1} + b_t (h_0 = 0) for all t.
 
@@ -196,16 +228,18 @@ def check_log_space_scan(fn: Callable) -> None:
         "cumulative log-sum-exp is np.logaddexp.accumulate(..., axis=0); never form "
         "exp(A_t) on its own"
     )
-    cases = []
-    for name, T, B, H, seed, scale in [
+
+    def build(T, B, H, seed, scale):
+        rng = np.random.default_rng(seed)
+        log_a = -scale * rng.uniform(0.2, 1.2, size=(T, B, H))
+        log_b = rng.normal(-0.5, 0.5, size=(T, B, H))
+        return (log_a, log_b), log_space_scan(log_a, log_b)
+
+    rows = [
         ("T=1, B=1, H=1", 1, 1, 1, 0, 1.0),
         ("T=6, B=2, H=3", 6, 2, 3, 1, 1.0),
         ("T=50, B=3, H=2", 50, 3, 2, 2, 1.0),
         ("T=2000, a about 0.5: a_1...a_T = 1e-300 and below", 2000, 2, 2, 3, 1.0),
         ("T=800, a about 0.05", 800, 1, 3, 4, 4.0),
-    ]:
-        rng = np.random.default_rng(seed)
-        log_a = -scale * rng.uniform(0.2, 1.2, size=(T, B, H))
-        log_b = rng.normal(-0.5, 0.5, size=(T, B, H))
-        cases.append(Case(name, (log_a, log_b), log_space_scan(log_a, log_b), hint, rtol=1e-8))
-    run_cases("check_log_space_scan", fn, cases)
+    ]
+    run_cases("check_log_space_scan", fn, table_cases(rows, build, hint, rtol=1e-8))

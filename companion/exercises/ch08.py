@@ -2,7 +2,8 @@
 
 Each ``check_*`` takes the learner's function, runs it on several cases whose answers come
 from the companion's reference code (``companion.ref`` and ``companion.bench``), prints one
-line per case and raises ``ExerciseCheckFailed`` if any case fails.
+line per case and raises ``ExerciseCheckFailed`` if any case fails. Each declares what its
+exercise asks to be written by hand (``by_hand``).
 """
 
 from __future__ import annotations
@@ -12,8 +13,15 @@ from collections.abc import Callable
 import numpy as np
 
 from companion import bench
-from companion.exercises.core import Case, run_cases
-from companion.ref.gru_fast import _factors as gru_factors
+from companion.exercises.core import (
+    AUTOGRAD,
+    Case,
+    by_hand,
+    reference_cases,
+    run_cases,
+    table_cases,
+)
+from companion.ref.gru_fast import factors as gru_factors
 
 
 def _exact_sigmoid(a: np.ndarray) -> np.ndarray:
@@ -24,6 +32,16 @@ def _exact_sigmoid(a: np.ndarray) -> np.ndarray:
     return s.astype(a.dtype)
 
 
+@by_hand(
+    "the sigmoid",
+    [
+        "companion.exercises.ch08._exact_sigmoid",
+        "companion.ref.activations.sigmoid",
+        "torch.sigmoid",
+        "torch.special.expit",
+        "torch.nn.functional.sigmoid",
+    ],
+)
 def check_stable_sigmoid(fn: Callable) -> None:
     """``fn(a) -> sigma(a)``, element-wise, of the same shape and dtype as ``a``, for float32 and
     float64 arrays, with no overflow: the check runs ``fn`` with numpy's floating-point
@@ -59,6 +77,7 @@ def check_stable_sigmoid(fn: Callable) -> None:
     run_cases("check_stable_sigmoid", strict, cases)
 
 
+@by_hand("the weight gradients", ["companion.ref._hoisted.gradients", *AUTOGRAD])
 def check_weight_gradients(fn: Callable) -> None:
     """``fn(dA, x, h_prev) -> (dW_ih, dW_hh, db)`` with one matrix product per weight.
 
@@ -71,13 +90,8 @@ def check_weight_gradients(fn: Callable) -> None:
         "reshape dA to (T*B, G*H), x to (T*B, D) and h_prev to (T*B, H): then dW_ih = dA.T @ X "
         "and dW_hh = dA.T @ H_prev sum over every step and example at once; db = dA.sum(axis=0)"
     )
-    cases = []
-    for name, T, B, D, H, G, seed in [
-        ("one step, one example (T=1, B=1)", 1, 1, 2, 3, 4, 0),
-        ("LSTM-shaped, T=5, B=3, D=2, H=4", 5, 3, 2, 4, 4, 1),
-        ("GRU-shaped, T=7, B=2, D=3, H=2", 7, 2, 3, 2, 3, 2),
-        ("RNN-shaped, T=9, B=4, D=1, H=5", 9, 4, 1, 5, 1, 3),
-    ]:
+
+    def build(T, B, D, H, G, seed):
         rng = np.random.default_rng(seed)
         dA = rng.standard_normal((T, B, G * H))
         x = rng.standard_normal((T, B, D))
@@ -85,10 +99,19 @@ def check_weight_gradients(fn: Callable) -> None:
         dW_ih = sum(dA[t].T @ x[t] for t in range(T))
         dW_hh = sum(dA[t].T @ h_prev[t] for t in range(T))
         db = sum(dA[t].sum(axis=0) for t in range(T))
-        cases.append(Case(name, (dA, x, h_prev), (dW_ih, dW_hh, db), hint, rtol=1e-10, atol=1e-12))
+        return (dA, x, h_prev), (dW_ih, dW_hh, db)
+
+    rows = [
+        ("one step, one example (T=1, B=1)", 1, 1, 2, 3, 4, 0),
+        ("LSTM-shaped, T=5, B=3, D=2, H=4", 5, 3, 2, 4, 4, 1),
+        ("GRU-shaped, T=7, B=2, D=3, H=2", 7, 2, 3, 2, 3, 2),
+        ("RNN-shaped, T=9, B=4, D=1, H=5", 9, 4, 1, 5, 1, 3),
+    ]
+    cases = table_cases(rows, build, hint, rtol=1e-10, atol=1e-12)
     run_cases("check_weight_gradients", fn, cases)
 
 
+@by_hand("the count of the flops", ["companion.bench.flops"])
 def check_layer_flops(fn: Callable) -> None:
     """``fn(family, B, T, D, H) -> int``: the flops of the matrix products of one forward and
     one full backward pass of a one-layer ``family`` ('rnn', 'lstm' or 'gru') over B sequences
@@ -99,24 +122,26 @@ def check_layer_flops(fn: Callable) -> None:
         "flops; backward needs two products of each size (the input gradients and the weight "
         "gradients), twice as many: 6 G H (D + H) B T in all"
     )
-    cases = [
-        Case(
-            f"{family}, B={B}, T={T}, D={D}, H={H}",
-            (family, B, T, D, H),
-            bench.flops(family, B, T, D, H),
-            hint,
-        )
-        for family, B, T, D, H in [
-            ("lstm", 1, 1, 1, 1),
-            ("lstm", 32, 100, 64, 128),
-            ("gru", 32, 100, 64, 128),
-            ("rnn", 4, 10, 3, 5),
-            ("gru", 128, 50, 128, 256),
-        ]
+    rows = [
+        ("lstm", 1, 1, 1, 1),
+        ("lstm", 32, 100, 64, 128),
+        ("gru", 32, 100, 64, 128),
+        ("rnn", 4, 10, 3, 5),
+        ("gru", 128, 50, 128, 256),
     ]
+    cases = reference_cases(bench.flops, ("", "B", "T", "D", "H"), rows, hint)
     run_cases("check_layer_flops", fn, cases)
 
 
+@by_hand(
+    "the factors of the GRU's backward pass",
+    [
+        "companion.ref.gru_fast.factors",
+        "companion.ref.gru.backward",
+        "companion.ref.gru_fast.backward",
+        *AUTOGRAD,
+    ],
+)
 def check_gru_factors(fn: Callable) -> None:
     """``fn(r, z, n, ghn, h_prev) -> (Q_r, Q_z, Q_n, Q_g)``, each (B, H): the factors of the
     GRU's backward pass in torch's form, such that da_r = dh Q_r, da_z = dh Q_z,
@@ -126,15 +151,16 @@ def check_gru_factors(fn: Callable) -> None:
         "Q_n = (1 - z)(1 - n^2); dz = dh (h_prev - n), so Q_z = (h_prev - n) z (1 - z); "
         "dr = da_n ghn, so Q_r = Q_n ghn r (1 - r); dghn = da_n r, so Q_g = Q_n r"
     )
-    cases = []
-    for name, B, H, seed in [("B=1, H=1", 1, 1, 0), ("B=3, H=4", 3, 4, 1), ("B=2, H=7", 2, 7, 2)]:
+
+    def build(B, H, seed):
         rng = np.random.default_rng(seed)
-        sig = lambda a: 1.0 / (1.0 + np.exp(-a))  # noqa: E731
-        r, z = sig(rng.standard_normal((B, H))), sig(rng.standard_normal((B, H)))
-        n, h_prev = np.tanh(rng.standard_normal((B, H))), np.tanh(rng.standard_normal((B, H)))
+        r, z = 1.0 / (1.0 + np.exp(-rng.standard_normal((2, B, H))))
+        n, h_prev = np.tanh(rng.standard_normal((2, B, H)))
         ghn = rng.standard_normal((B, H))
         Qh, Q_n = np.empty((B, 3, H)), np.empty((B, H))
         gru_factors(np.stack([r, z, n], axis=1), ghn, h_prev, Qh, Q_n)
-        expected = (Qh[:, 0].copy(), Qh[:, 1].copy(), Q_n, Qh[:, 2].copy())
-        cases.append(Case(name, (r, z, n, ghn, h_prev), expected, hint, rtol=1e-10, atol=1e-12))
+        return (r, z, n, ghn, h_prev), (Qh[:, 0].copy(), Qh[:, 1].copy(), Q_n, Qh[:, 2].copy())
+
+    rows = [("B=1, H=1", 1, 1, 0), ("B=3, H=4", 3, 4, 1), ("B=2, H=7", 2, 7, 2)]
+    cases = table_cases(rows, build, hint, rtol=1e-10, atol=1e-12)
     run_cases("check_gru_factors", fn, cases)

@@ -2,7 +2,10 @@
 
 An exercise is a MyST ``{exercise}`` block with a ``:label:``. A code exercise is followed by a
 code cell tagged ``solution`` and by a check cell that calls ``chNN.check_*(...)`` from
-``companion.exercises.chNN``. Both belong to the exercise block that precedes them.
+``companion.exercises.chNN``. Both belong to the exercise block that precedes them. What a
+check's exercise asks to be written by hand is its ``by_hand`` declaration
+(:func:`companion.exercises.core.by_hand`); :func:`forbidden_mentions` finds where a learner's
+code names one of those callables.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import ast
 import json
 import pathlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -150,3 +154,81 @@ def exercise_table(paths: list[pathlib.Path]) -> str:
             detail = ", ".join(f"`{c.key}`" for c in e.checks) if e.checks else e.kind
             lines.append(f"  - {e.title} (`{e.label}`): {detail}")
     return "\n".join(lines)
+
+
+def _aliases(trees: list[ast.Module]) -> dict[str, str]:
+    """The dotted name each imported name stands for: ``{"r": "companion.ref.rnn"}``."""
+    aliases: dict[str, str] = {}
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for a in node.names:
+                    top = a.name.split(".")[0]
+                    aliases[a.asname or top] = a.name if a.asname else top
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                for a in node.names:
+                    aliases[a.asname or a.name] = f"{node.module}.{a.name}"
+    return aliases
+
+
+def _dotted(node: ast.expr, aliases: dict[str, str]) -> str | None:
+    """``companion.ref.rnn.backward`` for ``rnn.backward`` or ``getattr(rnn, "backward")``."""
+    if isinstance(node, ast.Name):
+        return aliases.get(node.id)
+    if isinstance(node, ast.Attribute):
+        base = _dotted(node.value, aliases)
+        return f"{base}.{node.attr}" if base else None
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "getattr"
+        and len(node.args) >= 2
+        and isinstance(node.args[1], ast.Constant)
+        and isinstance(node.args[1].value, str)
+    ):
+        base = _dotted(node.args[0], aliases)
+        return f"{base}.{node.args[1].value}" if base else None
+    return None
+
+
+def forbidden_mentions(
+    cells: Sequence[tuple[int, str]], function: str, forbidden: Sequence[str]
+) -> list[str]:
+    """Where the learner's ``function`` names one of ``forbidden`` (dotted names), one line each.
+
+    ``cells`` are the learner's code cells as ``(index, source)``. The body of the last
+    top-level definition of ``function`` is read, and those of the top-level functions it
+    calls, with the names that the notebook's imports bind (``import companion.ref.rnn as r``,
+    ``from companion.ref.rnn import backward as b``) and ``getattr(module, "name")`` resolved;
+    a ``.backward()`` call on anything counts as ``torch.Tensor.backward``. A line reads
+    ``companion.ref.rnn.backward (cell 12, line 3)``.
+    """
+    trees: list[tuple[int, ast.Module]] = []
+    for index, source in cells:
+        try:
+            trees.append((index, ast.parse(to_python(source))))
+        except (SyntaxError, ValueError):
+            continue
+    aliases = _aliases([tree for _, tree in trees])
+    kinds = ast.FunctionDef | ast.AsyncFunctionDef
+    defs = {n.name: (i, n) for i, tree in trees for n in tree.body if isinstance(n, kinds)}
+    found: dict[tuple[str, int, int], None] = {}
+    todo, seen = [function], set()
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in defs:
+            continue
+        seen.add(name)
+        index, node = defs[name]
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name):
+                todo.append(sub.func.id)
+            dotted = _dotted(sub, aliases) if isinstance(sub, ast.expr) else None
+            if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute):
+                if sub.func.attr == "backward" and _dotted(sub.func, aliases) is None:
+                    dotted = "torch.Tensor.backward"
+            for entry in forbidden:
+                if dotted and (dotted == entry or dotted.startswith(entry + ".")):
+                    found[(entry, index, sub.lineno)] = None
+    places = sorted(found, key=lambda place: place[1:])
+    return [f"{entry} (cell {index + 1}, line {line})" for entry, index, line in places]

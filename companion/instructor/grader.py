@@ -12,6 +12,12 @@ exercise's check scores 1 if and only if
   without an error and printed ``All N cases passed.``, and
 - the grader's own call of the check passed.
 
+Each check watches the learner's function for calls of what its exercise asks to be written by
+hand (its ``by_hand`` declaration: the companion's reference implementation, or autograd for a
+hand-written gradient); a function that delegates to one fails the check, in the learner's
+cell and in the grader's, with the reason. The feedback also names the places where the
+learner's code refers to one of those callables (:func:`.exercises.forbidden_mentions`).
+
 Everything that can go wrong with one submission (not JSON, a syntax error, an exception, an
 endless loop, a dead kernel) costs that submission the exercises it affects, never the run.
 Grading executes the learners' code: run it in a container or sandbox that you control.
@@ -19,6 +25,7 @@ Grading executes the learners' code: run it in a container or sandbox that you c
 
 from __future__ import annotations
 
+import importlib
 import json
 import pathlib
 import re
@@ -38,11 +45,13 @@ from companion.instructor.exercises import (
     chapter_of_name,
     check_calls,
     check_calls_in,
+    forbidden_mentions,
     read_notebook,
 )
 from companion.instructor.runner import CellOutcome, run_notebook
 
 RESULT_PREFIX = "companion-grader-result "
+DELEGATED = "which is what this exercise asks you to write by hand"  # a check's reason
 PASSED = re.compile(r"^All \d+ cases passed\.$", re.MULTILINE)
 _PLACEHOLDER = re.compile(r"\b(TOKEN|KEY|MODULE|FUNCTION|ARGS|PATTERN|PREFIX)\b")
 GRADING_CELL = """\
@@ -193,6 +202,25 @@ def _learner_check_cell(
     return False, f"your check cell (cell {found[-1] + 1}) did not pass ({detail})"
 
 
+def _mentions(call: CheckCall, cells: list[nbformat.NotebookNode]) -> list[str]:
+    """The feedback on where the learner's function refers to what it must write by hand."""
+    try:
+        check = getattr(importlib.import_module(call.module), call.function)
+    except (ImportError, AttributeError):
+        return []
+    declaration = getattr(check, "by_hand", None)
+    if declaration is None or not call.args.isidentifier():
+        return []
+    code = [(i, c.source) for i, c in enumerate(cells) if c.cell_type == "code"]
+    places = forbidden_mentions(code, call.args, declaration.forbidden)
+    if not places:
+        return []
+    return [
+        f"{call.args} refers to {'; '.join(places)}: this exercise asks you to write "
+        f"{declaration.what} by hand"
+    ]
+
+
 def _problems(outcomes: dict[int, CellOutcome], first_grading: int) -> list[str]:
     """The learner's cells that did not run cleanly, one line each."""
     problems = []
@@ -225,7 +253,10 @@ def grade_notebook(
         mine, why_mine = _learner_check_cell(call, learner_cells, outcomes)
         missing = why_mine.startswith("the check cell is missing")
         messages = [why_mine] if missing or official else []  # else the official reason says it
+        if DELEGATED in why:  # the reason is the first line; the cases only repeat it
+            why = why.splitlines()[0]
         messages += [] if official else [f"official check: {why}"]
+        messages += _mentions(call, learner_cells)
         results.append(CheckResult(call.key, call.label, official and mine, messages))
     return results, _problems(outcomes, first)
 

@@ -16,12 +16,14 @@ where z_t near 1 keeps the state; a positive bias on z means "overwrite" here.
 
 Both are h_t = a_t * h_{t-1} + b_t with a_t, b_t known for all t before the recurrence runs:
 a *linear scan*, h_t = sum_{k<=t} (a_{k+1} ... a_t) b_k + (a_1 ... a_t) h_0. ``linear_scan``
-runs it as a loop over t (T sequential steps); ``log_scan`` computes it for all t at once, in
-log space with ``torch.cumsum`` and ``torch.logcumsumexp`` (the form of Feng et al.'s code,
-after Heinsen 2023), which needs a_t > 0 and b_t > 0. That is why the candidate goes through
-g(v) = v + 1/2 for v >= 0, sigmoid(v) for v < 0 (positive, continuous, linear for large v)
-in both forms here, so that the two are the same function. In float32 the log-space form loses
-precision as T grows (it adds and subtracts sums of T logs); in float64 it agrees with the loop.
+runs it as a loop over t (T sequential steps), as the units do in mode 'sequential' (the time
+loop of ``companion.nn.base``, whose step is that line); ``log_scan`` computes it for all t at
+once, in log space with ``torch.cumsum`` and ``torch.logcumsumexp`` (the form of Feng et al.'s
+code, after Heinsen 2023), which needs a_t > 0 and b_t > 0. That is why the candidate goes
+through g(v) = v + 1/2 for v >= 0, sigmoid(v) for v < 0 (positive, continuous, linear for
+large v) in both forms here, so that the two are the same function. In float32 the log-space
+form loses precision as T grows (it adds and subtracts sums of T logs); in float64 it agrees
+with the loop.
 
 The GRU variants subclass chapter 5's ``companion.nn.GRU``: ``MinimalGatedUnit`` (Zhou et al.
 2016, one forget gate for both of the GRU's) and ``GateSimplifiedGRU`` (Dey and Salem 2017,
@@ -30,13 +32,11 @@ gates from fewer inputs). This module imports torch and never matplotlib.
 
 from __future__ import annotations
 
-import math
-
 import torch
-from torch import nn
 from torch.nn import functional as F
 
-from companion.nn import _base
+from companion import checks
+from companion.nn.base import RecurrentBase, State
 from companion.nn.gru import GRU
 
 MODES = ("parallel", "sequential")
@@ -55,8 +55,11 @@ def log_g(v: torch.Tensor) -> torch.Tensor:
 def linear_scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
     """h_t = a_t * h_{t-1} + b_t for t = 1..T, one step at a time; returns h (T, B, H).
 
-    ``a``, ``b`` (T, B, H); ``h0`` (B, H) or None for zeros. T sequential steps, O(T B H) work.
+    ``a``, ``b`` (T, B, H) with T >= 1 (else ValueError); ``h0`` (B, H) or None for zeros. T
+    sequential steps, O(T B H) work.
     """
+    if len(b) == 0:
+        raise ValueError(f"b has T = 0 steps (shape {tuple(b.shape)}); T must be >= 1")
     h = torch.zeros_like(b[0]) if h0 is None else h0
     out = []
     for a_t, b_t in zip(a.unbind(0), b.unbind(0), strict=True):
@@ -84,13 +87,16 @@ def log_scan(
     return h if log_h0 is None else h[1:]
 
 
-class MinimalBase(nn.Module):
-    """Parameters (``weight_ih_l0`` (G H, D), ``bias_ih_l0`` (G H,)) and the calling convention
-    of ``torch.nn.GRU``: ``forward(x, h0=None, mode=None) -> (h_seq, h_T)``, x (T, B, D), h0
-    (1, B, H) or None for zeros, h_seq (T, B, H), h_T (1, B, H). ``mode`` 'parallel' (log-space
-    scan; h0 must be positive) or 'sequential' (a loop); None uses ``self.mode``."""
+class MinimalBase(RecurrentBase):
+    """The minimal units' parameters and calling convention, as ``torch.nn.GRU``'s.
 
-    num_blocks: int = 2
+    Parameters ``weight_ih_l0`` (G H, D) and ``bias_ih_l0`` (G H,) only: no h_{t-1} in the
+    gates. ``forward(x, h0=None, mode=None) -> (h_seq, h_T)``: x (T, B, D), T >= 1; h0
+    (1, B, H) or None for zeros; h_seq (T, B, H), h_T (1, B, H). ``mode`` 'parallel'
+    (log-space scan; h0 must be positive) or 'sequential' (the time loop of
+    ``companion.nn.base``, one ``step`` h_t = a_t h_{t-1} + b_t per t); None uses
+    ``self.mode``. A unit writes ``coefficients`` and ``log_coefficients``.
+    """
 
     def __init__(
         self,
@@ -100,54 +106,40 @@ class MinimalBase(nn.Module):
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
-        super().__init__()
-        _base.check_sizes(input_size, hidden_size)
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}; got {mode!r}")
-        self.input_size, self.hidden_size, self.mode = input_size, hidden_size, mode
-        GH, kw = self.num_blocks * hidden_size, {"device": device, "dtype": dtype}
-        self.weight_ih_l0 = nn.Parameter(torch.empty(GH, input_size, **kw))
-        self.bias_ih_l0 = nn.Parameter(torch.empty(GH, **kw))
-        self.reset_parameters()
+        mode = checks.one_of("mode", mode, MODES)
+        super().__init__(input_size, hidden_size, device=device, dtype=dtype)
+        self.mode = mode
 
-    def reset_parameters(self) -> None:
-        """torch's draw, uniform on (-1/sqrt(H), 1/sqrt(H))."""
-        k = 1.0 / math.sqrt(self.hidden_size)
-        with torch.no_grad():
-            self.weight_ih_l0.uniform_(-k, k)
-            self.bias_ih_l0.uniform_(-k, k)
+    def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
+        shapes = super().parameter_shapes()
+        return {k: shapes[k] for k in ("weight_ih", "bias_ih")}
 
     def extra_repr(self) -> str:
-        return f"{self.input_size}, {self.hidden_size}, mode={self.mode!r}"
+        return f"{super().extra_repr()}, mode={self.mode!r}"
 
     def coefficients(self, ax: torch.Tensor):
-        """(a, b) of the scan h_t = a_t h_{t-1} + b_t, from ax = W x + b (T, B, G H)."""
+        """(a, b) of the scan h_t = a_t h_{t-1} + b_t, from ax = W x + b (..., G H)."""
         raise NotImplementedError
 
     def log_coefficients(self, ax: torch.Tensor):
         """(log a, log b), computed stably from the pre-activations."""
         raise NotImplementedError
 
+    def step(self, ax_t: torch.Tensor, state: State) -> tuple[State, dict[str, torch.Tensor]]:
+        """h_t = a_t * h_{t-1} + b_t."""
+        a_t, b_t = self.coefficients(ax_t)
+        return (a_t * state[0] + b_t,), {}
+
     def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None, mode: str | None = None):
-        mode = self.mode if mode is None else mode
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}; got {mode!r}")
-        if not isinstance(x, torch.Tensor):
-            raise TypeError(f"x must be a torch.Tensor of shape (T, B, D); got {type(x).__name__}")
-        if x.dim() != 3 or x.shape[-1] != self.input_size:
-            raise ValueError(f"x must have shape (T, B, D={self.input_size}); got {tuple(x.shape)}")
-        shape = (1, x.shape[1], self.hidden_size)
-        if h0 is not None and (not isinstance(h0, torch.Tensor) or tuple(h0.shape) != shape):
-            got = tuple(h0.shape) if isinstance(h0, torch.Tensor) else type(h0).__name__
-            raise ValueError(f"h0 must be a tensor of shape {shape}; got {got}")
-        ax = F.linear(x, self.weight_ih_l0, self.bias_ih_l0)  # (T, B, G H), all t at once
+        mode = checks.one_of("mode", self.mode if mode is None else mode, MODES)
+        x, state = self.check_forward_args(x, h0)
         if mode == "sequential":
-            h_seq = linear_scan(*self.coefficients(ax), None if h0 is None else h0[0])
+            h_seq = self.scan(x, state)[0]
         else:
-            if h0 is not None and not bool((h0 > 0).all()):
+            if state is not None and not bool((state[0] > 0).all()):
                 raise ValueError("the parallel (log-space) form needs h0 > 0, or h0=None")
-            log_h0 = None if h0 is None else torch.log(h0[0])
-            h_seq = log_scan(*self.log_coefficients(ax), log_h0)
+            log_h0 = None if state is None else torch.log(state[0])
+            h_seq = log_scan(*self.log_coefficients(self.input_projection(x)), log_h0)
         return h_seq, h_seq[-1:]
 
 
@@ -156,7 +148,7 @@ class MinGRU(MinimalBase):
     docstring. h_t = (1 - z_t) * h_{t-1} + z_t * n_t, Chung et al.'s convention (z_t near 1
     writes n_t; in torch's GRU z_t near 1 keeps h_{t-1}): a_t = 1 - z_t, b_t = z_t * g(a_n)."""
 
-    num_blocks = 2
+    blocks = ("z", "n")
 
     def coefficients(self, ax):
         a_z, a_n = ax.chunk(2, dim=-1)
@@ -173,7 +165,7 @@ class MinLSTM(MinimalBase):
     """minLSTM (Feng et al. 2024): blocks i, f, g of ``weight_ih_l0`` (3H, D); see the module
     docstring. a_t = f_t / (f_t + i_t), b_t = i_t / (f_t + i_t) * g(a_g)."""
 
-    num_blocks = 3
+    blocks = ("i", "f", "g")
 
     def coefficients(self, ax):
         a_i, a_f, a_g = ax.chunk(3, dim=-1)
@@ -197,17 +189,18 @@ class MinimalGatedUnit(GRU):
 
     That is chapter 5's GRU with reset="before", r = f and z = 1 - f (torch's convention
     h = (1 - z) n + z h_prev). Two blocks f, n (``weight_ih_l0`` (2H, D) ...): a third fewer
-    parameters than the GRU. Reason: the smallest gated cell that still learns long
-    dependencies.
+    parameters than the GRU; ``update_bias`` goes to the f block (there a negative value
+    keeps the state). Reason: the smallest gated cell that still learns long dependencies.
     """
 
-    num_blocks = 2
+    blocks = ("f", "n")
+    bias_block = "f"
 
     def __init__(self, input_size: int, hidden_size: int, **kwargs) -> None:
         super().__init__(input_size, hidden_size, reset="before", **kwargs)
 
     def gates(self, ax, ah):
-        f = torch.sigmoid(self._block(ax, 0) + self._block(ah, 0))  # forget gate
+        f = torch.sigmoid(self.block(ax, "f") + self.block(ah, "f"))  # forget gate
         return {"r": f, "z": 1 - f}
 
 
@@ -226,23 +219,22 @@ class GateSimplifiedGRU(GRU):
     """
 
     def __init__(self, input_size: int, hidden_size: int, form: int = 1, **kwargs) -> None:
-        if form not in (1, 2, 3):
-            raise ValueError(f"form must be 1, 2 or 3; got {form!r}")
-        self.form = form
+        form = checks.one_of("form", checks.integer("form", form), (1, 2, 3))
         super().__init__(input_size, hidden_size, **kwargs)
+        self.form = form
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", form={self.form}"
 
     def gates(self, ax, ah):
         out = {}
-        for k, name in enumerate("rz"):
-            b_ih, b_hh = self._block(self.b_ih, k), self._block(self.b_hh, k)
+        for name in ("r", "z"):
+            ah_k, b_ih, b_hh = (self.block(v, name) for v in (ah, self.b_ih, self.b_hh))
             if self.form == 1:
-                a = self._block(ah, k) + b_ih  # W_h h + b_hh + b_ih
+                a = ah_k + b_ih  # W_h h + b_hh + b_ih
             elif self.form == 2:
-                a = self._block(ah, k) - b_hh  # W_h h
+                a = ah_k - b_hh  # W_h h
             else:
-                a = (b_ih + b_hh).expand_as(self._block(ah, k))
+                a = (b_ih + b_hh).expand_as(ah_k)
             out[name] = torch.sigmoid(a)
         return out

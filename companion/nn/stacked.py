@@ -23,10 +23,14 @@ This module imports torch and never matplotlib.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Callable
 
 import torch
 from torch import nn
+
+from companion import checks
+from companion.nn.base import check_sequence, check_tensor, reject_projections
 
 _TORCH_KEY = re.compile(r"^(?P<base>.+)_l(?P<layer>\d+)(?P<rev>_reverse)?$")
 
@@ -58,9 +62,19 @@ class Stacked(nn.Module):
         dropout: probability of zeroing an input of layers 1 .. L-1 in training mode.
         layer_kwargs: passed on, e.g. ``dtype=torch.float64``.
 
-    ``forward(x, state=None) -> (out, state_n)``: x (T, B, D); out (T, B, dirs H), the last
-    layer's outputs, forward features first; state as torch's, each tensor (L dirs, B, H).
+    ``forward(x, state=None) -> (out, state_n)``: x (T, B, D), T >= 1; out (T, B, dirs H), the
+    last layer's outputs, forward features first; state as torch's, each tensor (L dirs, B, H).
     The layer modules are ``self.layers[l * dirs + d]``.
+
+    Warns ``UserWarning``, as ``torch.nn.LSTM`` does, when ``dropout > 0`` with one layer
+    (there is no layer after which to drop).
+
+    Raises:
+        TypeError: a size that is not an integer, a dropout that is not a number; an input or
+            state that is not a tensor or not in the parameters' dtype.
+        ValueError: a size below 1, a dropout outside [0, 1); an input or state of the wrong
+            shape, an empty sequence (T = 0); loading the weights of a ``torch.nn.LSTM`` with
+            ``proj_size > 0``.
     """
 
     def __init__(
@@ -74,17 +88,25 @@ class Stacked(nn.Module):
         **layer_kwargs,
     ) -> None:
         super().__init__()
-        if not isinstance(num_layers, int) or num_layers < 1:
-            raise ValueError(f"num_layers must be a positive integer; got {num_layers!r}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1); got {dropout!r}")
-        self.input_size, self.hidden_size = input_size, hidden_size
-        self.num_layers, self.bidirectional = num_layers, bool(bidirectional)
+        self.input_size = checks.positive_int("input_size", input_size)
+        self.hidden_size = checks.positive_int("hidden_size", hidden_size)
+        self.num_layers = checks.positive_int("num_layers", num_layers)
+        dropout = checks.number("dropout", dropout, 0.0, 1.0, high_open=True)
+        if dropout > 0 and self.num_layers == 1:  # as torch.nn.LSTM warns
+            warnings.warn(
+                "dropout option adds dropout after all but last recurrent layer, so non-zero "
+                f"dropout expects num_layers greater than 1, but got dropout={dropout} and "
+                f"num_layers={self.num_layers}",
+                UserWarning,
+                stacklevel=2,
+            )
+        self.bidirectional = bool(bidirectional)
         self.dirs = 2 if bidirectional else 1
         self.dropout = nn.Dropout(dropout)
+        D, H = self.input_size, self.hidden_size
         self.layers = nn.ModuleList(
-            layer(input_size if n == 0 else self.dirs * hidden_size, hidden_size, **layer_kwargs)
-            for n in range(num_layers)
+            layer(D if n == 0 else self.dirs * H, H, **layer_kwargs)
+            for n in range(self.num_layers)
             for _ in range(self.dirs)
         )
         self._register_state_dict_hook(Stacked._to_torch_names)
@@ -97,9 +119,7 @@ class Stacked(nn.Module):
         )
 
     def forward(self, x: torch.Tensor, state=None):
-        if not isinstance(x, torch.Tensor) or x.dim() != 3 or x.shape[-1] != self.input_size:
-            got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-            raise ValueError(f"x must be a tensor of shape (T, B, D={self.input_size}); got {got}")
+        x = self.check_forward_args(x, state)
         states = []
         for n in range(self.num_layers):
             if n > 0:
@@ -113,6 +133,20 @@ class Stacked(nn.Module):
                 states.append(s)
             x = torch.cat(outs, dim=-1)  # (T, B, dirs H)
         return x, _state_cat(states)
+
+    def check_forward_args(self, x: object, state: object) -> torch.Tensor:
+        """``x`` if it is a time-major sequence (T, B, D), T >= 1, in the parameters' dtype, and
+        ``state`` None, a tensor or a tuple of tensors, each (L dirs, B, H) in that dtype."""
+        dtype = next(self.parameters()).dtype
+        x = check_sequence(x, self.input_size, dtype)
+        shape = (self.num_layers * self.dirs, x.shape[1], self.hidden_size)
+        parts = [] if state is None else [state] if isinstance(state, torch.Tensor) else state
+        if not isinstance(parts, tuple | list):
+            raise TypeError(f"state must be a tensor or a tuple of tensors of shape {shape}")
+        for k, s in enumerate(parts):
+            name = "state" if isinstance(state, torch.Tensor) else f"state[{k}]"
+            check_tensor(f"{name} (L dirs, B, H)", s, shape, dtype, x)
+        return x
 
     # --- torch's parameter names ------------------------------------------------------------
     def _torch_name(self, k: int, name: str) -> str:
@@ -128,6 +162,7 @@ class Stacked(nn.Module):
         return state_dict
 
     def _from_torch_names(self, state_dict, prefix, *args):
+        reject_projections(state_dict, prefix, "Stacked")
         for key in [k for k in state_dict if k.startswith(prefix)]:
             m = _TORCH_KEY.match(key[len(prefix) :])
             if m is None:
@@ -138,25 +173,3 @@ class Stacked(nn.Module):
             names = dict(self.layers[k].named_parameters(recurse=False))
             name = m["base"] + "_l0" if m["base"] + "_l0" in names else m["base"]
             state_dict[f"{prefix}layers.{k}.{name}"] = state_dict.pop(key)
-
-
-class WithReadout(nn.Module):
-    """Any recurrent module (``encoder``) followed by a linear readout, as ``SequenceModel``.
-
-    ``readout='last'`` maps h_T to (B, Q), ``'all'`` every h_t to (T, B, Q); the encoder's
-    output size is read from its ``hidden_size`` (times 2 if it is bidirectional). Attributes
-    ``encoder`` and ``readout``, as ``companion.models.SequenceModel``, so that the training
-    loop and ``companion.experiments.compare`` take it unchanged.
-    """
-
-    def __init__(self, encoder: nn.Module, output_size: int, readout: str = "last") -> None:
-        super().__init__()
-        if readout not in ("last", "all"):
-            raise ValueError(f"readout must be 'last' or 'all'; got {readout!r}")
-        width = encoder.hidden_size * (2 if getattr(encoder, "bidirectional", False) else 1)
-        self.encoder, self.mode = encoder, readout
-        self.readout = nn.Linear(width, output_size, dtype=next(encoder.parameters()).dtype)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h_seq, _ = self.encoder(x)  # (T, B, H)
-        return self.readout(h_seq[-1] if self.mode == "last" else h_seq)

@@ -26,19 +26,18 @@ chapter 4's LSTM; every other variant here changes chapter 4's LSTM (no peephole
 keeps the parameters of the LSTM, named as torch's (``weight_ih_l0`` ...), so it loads a
 ``torch.nn.LSTM`` ``state_dict``; blocks that a variant does not use (the i block of NIG and
 CIFG, ...) stay in the tensors and get zero gradient. The peephole and gate-recurrence weights
-are extra parameters (``weight_peephole_l0``, ``weight_gate_l0``): load torch's weights with
-``strict=False``. ``VARIANTS`` maps each name to its class. This module imports torch and never
-matplotlib.
+are extra parameters (``weight_peephole_l0``, ``weight_gate_l0``, drawn after the four of the
+LSTM): load torch's weights with ``strict=False``. ``VARIANTS`` maps each name to its class.
+This module imports torch and never matplotlib.
 """
 
 from __future__ import annotations
 
-import math
-
 import torch
-from torch import nn
 from torch.nn import functional as F
 
+from companion import checks
+from companion.nn.base import State
 from companion.nn.lstm import LSTM
 
 
@@ -56,46 +55,52 @@ class PeepholeLSTM(LSTM):
     the cell is chapter 4's LSTM.
     """
 
-    def __init__(self, input_size: int, hidden_size: int, **kwargs) -> None:
-        super().__init__(input_size, hidden_size, **kwargs)
-        H, k = hidden_size, 1.0 / math.sqrt(hidden_size)
-        p = torch.empty(3 * H, device=self.W_ih.device, dtype=self.W_ih.dtype)
-        self.weight_peephole_l0 = nn.Parameter(p.uniform_(-k, k))
+    def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
+        return {**super().parameter_shapes(), "weight_peephole": (3 * self.hidden_size,)}
+
+    def step(self, ax_t: torch.Tensor, state: State) -> tuple[State, dict[str, torch.Tensor]]:
+        """The LSTM's step with o_t computed after c_t, which it reads."""
+        h_prev, c_prev = state
+        a = ax_t + F.linear(h_prev, self.W_hh, self.b_hh)  # (B, 4H)
+        gates = self.gates(a, c_prev)
+        c = self.cell_update(gates, c_prev)
+        p_o = self.weight_peephole_l0.chunk(3)[2]
+        gates["o"] = torch.sigmoid(a.chunk(4, dim=-1)[3] + p_o * c)  # output gate
+        return (self.output(gates, c), c), gates
 
     def gates(self, a: torch.Tensor, c_prev: torch.Tensor) -> dict[str, torch.Tensor]:
-        """i and f with peepholes on c_{t-1}; o without, until ``recurrence`` knows c_t."""
-        a_i, a_f, a_g, a_o = a.chunk(4, dim=-1)
+        """i and f with peepholes on c_{t-1}, and g; ``step`` adds o once c_t is known."""
+        a_i, a_f, a_g, _ = a.chunk(4, dim=-1)
         p_i, p_f, _ = self.weight_peephole_l0.chunk(3)
         return {
             "i": torch.sigmoid(a_i + p_i * c_prev),
             "f": torch.sigmoid(a_f + p_f * c_prev),
             "g": torch.tanh(a_g),
-            "o": a_o,  # the pre-activation, replaced in recurrence
         }
 
-    def recurrence(self, ax_t, h_prev, c_prev):
-        """One step: the gates, c_t, then o_t = sigma(a_o + p_o * c_t) and h_t."""
-        a = ax_t + F.linear(h_prev, self.W_hh, self.b_hh)  # (B, 4H)
-        gates = self.gates(a, c_prev)
-        c = self.cell_update(gates, c_prev)
-        gates["o"] = torch.sigmoid(gates["o"] + self.weight_peephole_l0.chunk(3)[2] * c)
-        return self.output(gates, c), c, gates
+
+class NoGateLSTM(LSTM):
+    """The LSTM with the gate named ``removed`` held at 1 (NIG, NFG and NOG set it)."""
+
+    removed: str = "i"
+
+    def gates(self, a: torch.Tensor, c_prev: torch.Tensor) -> dict[str, torch.Tensor]:
+        gates = super().gates(a, c_prev)
+        gates[self.removed] = torch.ones_like(gates[self.removed])
+        return gates
 
 
-class NoInputGateLSTM(LSTM):
+class NoInputGateLSTM(NoGateLSTM):
     """NIG, no input gate: i_t = 1, so c_t = f_t * c_{t-1} + g_t.
 
     Reason: an ablation; the candidate is written in full at every step, and only the forget
     gate controls how much of the old content is kept.
     """
 
-    def gates(self, a, c_prev):
-        gates = super().gates(a, c_prev)
-        gates["i"] = torch.ones_like(gates["i"])
-        return gates
+    removed = "i"
 
 
-class NoForgetGateLSTM(LSTM):
+class NoForgetGateLSTM(NoGateLSTM):
     """NFG, no forget gate: f_t = 1, so c_t = c_{t-1} + i_t * g_t (the LSTM of 1997).
 
     Reason: the original LSTM of Hochreiter and Schmidhuber (1997), whose constant error
@@ -103,22 +108,16 @@ class NoForgetGateLSTM(LSTM):
     its cell state grows without bound on a continual stream.
     """
 
-    def gates(self, a, c_prev):
-        gates = super().gates(a, c_prev)
-        gates["f"] = torch.ones_like(gates["f"])
-        return gates
+    removed = "f"
 
 
-class NoOutputGateLSTM(LSTM):
+class NoOutputGateLSTM(NoGateLSTM):
     """NOG, no output gate: o_t = 1, so h_t = tanh(c_t).
 
     Reason: an ablation; the cell shows its whole content at every step.
     """
 
-    def gates(self, a, c_prev):
-        gates = super().gates(a, c_prev)
-        gates["o"] = torch.ones_like(gates["o"])
-        return gates
+    removed = "o"
 
 
 class NoInputActivationLSTM(LSTM):
@@ -166,38 +165,27 @@ class FullGateRecurrenceLSTM(LSTM):
         [a_i; a_f; a_o] += R u_{t-1},      u_0 = 0
 
     Reason: the LSTM of Gers et al. (2000) had these connections; they let a gate react to what
-    the others did one step earlier. The previous gates are part of the state but are not
+    the others did one step earlier. The previous gates are carried with (h, c) but are not
     returned: every call starts from u_0 = 0 (so a sequence cannot be split across calls
     exactly). R = 0 gives chapter 4's LSTM. R is drawn like the other weights.
     """
 
-    def __init__(self, input_size: int, hidden_size: int, **kwargs) -> None:
-        super().__init__(input_size, hidden_size, **kwargs)
-        H, k = hidden_size, 1.0 / math.sqrt(hidden_size)
-        R = torch.empty(3 * H, 3 * H, device=self.W_ih.device, dtype=self.W_ih.dtype)
-        self.weight_gate_l0 = nn.Parameter(R.uniform_(-k, k))
+    def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
+        H3 = 3 * self.hidden_size
+        return {**super().parameter_shapes(), "weight_gate": (H3, H3)}
 
-    def forward(self, x, state=None, return_gates=False):
-        x = self._check_input(x, 3, "(T, B, D), time-major")
-        B = x.shape[1]
-        H = self.hidden_size
-        h, c = self._check_state(state, (1, B, H), x)
-        h, c = h[0], c[0]  # (B, H)
-        u = x.new_zeros(B, 3 * H)  # i, f, o of the previous step
-        ax = self.input_projection(x)  # (T, B, 4H)
-        h_seq, c_seq, gate_seq = [], [], []
-        for ax_t in ax.unbind(0):
-            r = F.linear(u, self.weight_gate_l0)  # R u_{t-1}, (B, 3H)
-            r_i, r_f, r_o = r.chunk(3, dim=-1)
-            zero = torch.zeros_like(r_i)
-            ax_t = ax_t + torch.cat([r_i, r_f, zero, r_o], dim=-1)  # no change to g
-            h, c, gates = self.recurrence(ax_t, h, c)
-            u = torch.cat([gates["i"], gates["f"], gates["o"]], dim=-1)
-            h_seq.append(h)
-            if return_gates:
-                c_seq.append(c)
-                gate_seq.append(gates)
-        return self._outputs(h_seq, h, c, c_seq, gate_seq, return_gates)
+    def initial_carry(self, state: State | None, x: torch.Tensor) -> State:
+        """(h_0, c_0, u_0) with u_0 = 0 (B, 3H)."""
+        u = x.new_zeros(x.shape[-2], 3 * self.hidden_size)  # i, f, o of the previous step
+        return (*super().initial_carry(state, x), u)
+
+    def step(self, ax_t: torch.Tensor, state: State) -> tuple[State, dict[str, torch.Tensor]]:
+        """The LSTM's step with R u_{t-1} added to a_i, a_f, a_o; carries u_t."""
+        h_prev, c_prev, u = state
+        r_i, r_f, r_o = F.linear(u, self.weight_gate_l0).chunk(3, dim=-1)  # R u_{t-1}
+        ax_t = ax_t + torch.cat([r_i, r_f, torch.zeros_like(r_i), r_o], dim=-1)  # no change to g
+        (h, c), gates = super().step(ax_t, (h_prev, c_prev))
+        return (h, c, torch.cat([gates["i"], gates["f"], gates["o"]], dim=-1)), gates
 
 
 #: Greff et al.'s abbreviations -> classes. NP is chapter 4's LSTM, V the peephole LSTM.
@@ -217,6 +205,4 @@ VARIANTS: dict[str, type[LSTM]] = {
 def lstm_variant(name: str, input_size: int, hidden_size: int, **kwargs) -> LSTM:
     """A fresh variant by its abbreviation (``VARIANTS``), e.g. ``lstm_variant("CIFG", 2, 32)``;
     ``kwargs`` (``forget_bias``, ``dtype`` ...) go to the class."""
-    if name not in VARIANTS:
-        raise ValueError(f"name must be one of {tuple(VARIANTS)}; got {name!r}")
-    return VARIANTS[name](input_size, hidden_size, **kwargs)
+    return VARIANTS[checks.one_of("name", name, tuple(VARIANTS))](input_size, hidden_size, **kwargs)

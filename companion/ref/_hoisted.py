@@ -1,4 +1,4 @@
-"""The weight and input gradients of a recurrent layer, computed after its backward loop.
+"""What the fast layers share: the weight and input gradients, computed after the backward loop.
 
 With every step's pre-activation gradient stacked into dA (T*B rows), the sums over t of the
 per-step products are single matrix products (chapter 8, eq-ch08-hoisted-gradients)::
@@ -14,6 +14,13 @@ Elman cell and the LSTM; the GRU's differ in the n block (the reset sits between
 from __future__ import annotations
 
 import numpy as np
+
+#: From this many elements per step (B * H) on, the backward passes of ``lstm_fast`` and
+#: ``gru_fast`` compute each step's factors inside their loop, while that step's values are in
+#: the cache; below it, for all steps at once before the loop, which makes fewer calls.
+#: Measured for the LSTM on a 2-core AMD EPYC with 1 MiB of L2 per core: at B * H = 4096 both
+#: take the same time; at 32768 the loop is 20 ms faster of 200.
+STEP_BY_STEP_MIN = 8192
 
 
 def gradients(

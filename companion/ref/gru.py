@@ -55,6 +55,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from companion import checks as check
+from companion import families
 from companion.ref.activations import sigmoid
 
 FAMILY = "gru"
@@ -62,67 +63,6 @@ G = 3
 GATES = ("r", "z", "n")
 RESETS = ("after", "before")
 UPDATES = ("torch", "chung")
-
-
-def init_params(
-    D: int,
-    H: int,
-    rng: np.random.Generator,
-    dtype: type = np.float64,
-    update_bias: float = 0.0,
-) -> dict[str, np.ndarray]:
-    """Draw ``W_ih`` (3H, D), ``W_hh`` (3H, H), ``b_ih``, ``b_hh`` (3H,) as torch does.
-
-    Every entry is uniform on (-1/sqrt(H), 1/sqrt(H)); ``update_bias`` is then added to the z
-    block ``b_ih[H:2H]``. In torch's convention h_t = (1 - z) n + z h_{t-1}, so a positive
-    value makes z start near 1 and the cell keep its state (the GRU's forget-bias analogue);
-    for update="chung" the same effect needs a negative value.
-    """
-    params = check.init_params(D, H, G, rng, dtype)
-    params["b_ih"][H : 2 * H] += update_bias
-    return params
-
-
-def count_params(D: int, H: int, torch_biases: bool = True) -> int:
-    """Number of scalars in one GRU layer: 3 (H (D + H) + H) with one bias vector per block.
-
-    ``torch_biases=True`` (default) counts torch's second bias vector too, 3 (H (D + H) + 2H),
-    what ``sum(p.numel() for p in torch.nn.GRU(D, H).parameters())`` returns. Of that second
-    vector only the r and z blocks are redundant: with reset="after", b_hn sits inside
-    r * (W_hn h + b_hn) and cannot be merged into b_in, so that form has H more free parameters
-    than the one-bias count.
-    """
-    for name, v in (("D", D), ("H", H)):
-        if not isinstance(v, int | np.integer) or isinstance(v, bool) or v < 1:
-            raise ValueError(f"{name} must be a positive integer; got {v!r}")
-    return int(G * (H * (D + H) + H) + (G * H if torch_biases else 0))
-
-
-def flip_update_convention(params: dict) -> dict[str, np.ndarray]:
-    """New params with the z block (rows H:2H) of ``W_ih``, ``W_hh``, ``b_ih``, ``b_hh`` negated.
-
-    sigma(-a) = 1 - sigma(a), so this turns z into 1 - z: a GRU with update="chung" and the
-    flipped params computes exactly what update="torch" computes with ``params``, and back (the
-    flip is its own inverse). The r and n blocks are unchanged; the input is not modified.
-    """
-    H = check.params(params, G, _input_size(params), FAMILY)
-    out = {k: params[k].copy() for k in check.PARAM_NAMES}
-    for k in check.PARAM_NAMES:
-        out[k][H : 2 * H] *= -1.0
-    return out
-
-
-def _input_size(params: object) -> int:
-    """D read from ``params['W_ih']`` when it is there (``check.params`` reports the rest)."""
-    W_ih = params.get("W_ih") if isinstance(params, Mapping) else None
-    return W_ih.shape[-1] if isinstance(W_ih, np.ndarray) and W_ih.ndim == 2 else -1
-
-
-def _options(reset: str, update: str) -> None:
-    if reset not in RESETS:
-        raise ValueError(f"reset must be one of {RESETS}; got {reset!r}")
-    if update not in UPDATES:
-        raise ValueError(f"update must be one of {UPDATES}; got {update!r}")
 
 
 def _cell(x_t, h_prev, params, reset, update):
@@ -156,13 +96,7 @@ def step(
     Shapes: ``x_t`` (B, D), ``h_prev`` (B, H); returns ``h_t`` (B, H).
     """
     _options(reset, update)
-    x_t = check.float_array("x_t", x_t)
-    if x_t.ndim != 2:
-        raise ValueError(f"x_t must have shape (B, D); got shape {x_t.shape}")
-    B, D = x_t.shape
-    H = check.params(params, G, D, FAMILY)
-    check.state(h_prev, B, H, "h_prev")
-    check.same_dtype(x_t=x_t, h_prev=h_prev, **params)
+    check.step_args(x_t, h_prev, params, G, FAMILY)
     return _cell(x_t, h_prev, params, reset, update)[2]
 
 
@@ -191,13 +125,7 @@ def forward(
         ``z``, ``n``, each (T, B, H).
     """
     _options(reset, update)
-    T, B, D = check.sequence(x)
-    H = check.params(params, G, D, FAMILY)
-    if h0 is None:
-        h0 = np.zeros((B, H), dtype=x.dtype)
-    check.state(h0, B, H, "h0")
-    check.same_dtype(x=x, h0=h0, **params)
-
+    T, B, D, H, h0 = check.forward_args(x, h0, params, G, FAMILY)
     gates = {k: np.empty((T, B, H), dtype=x.dtype) for k in GATES}
     ghn_seq = np.empty((T, B, H), dtype=x.dtype) if reset == "after" else None
     h_seq = np.empty((T, B, H), dtype=x.dtype)
@@ -226,29 +154,20 @@ def forward(
 def backward(
     dh_seq: np.ndarray, dh_T: np.ndarray | None, cache: dict
 ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-    """Backpropagation through time for ``forward``, either reset and update form (the
-    equations are in the module docstring).
+    """Backpropagation through time for ``forward``, in the reset and update form it ran
+    (equations in the module docstring).
 
-    Args:
-        dh_seq: gradient of the loss with respect to each output h_t, shape (T, B, H)
-            (zeros where the loss does not read h_t).
-        dh_T: gradient with respect to the returned final state, shape (B, H), or None.
-        cache: the third value returned by ``forward``.
-
-    Returns:
-        ``(dx, dh0, grads)``: shapes (T, B, D), (B, H), and a dict keyed like ``params``.
-        No argument is modified.
+    ``dh_seq`` (T, B, H) is the gradient of the loss with respect to each output h_t (zeros
+    where the loss does not read h_t), ``dh_T`` (B, H) the one with respect to the returned
+    final state, or None, and ``cache`` the third value returned by ``forward``. Returns
+    ``(dx, dh0, grads)``: shapes (T, B, D), (B, H), and a dict keyed like ``params``; the
+    gradients of ``b_ih`` and ``b_hh`` differ in the n block when reset="after". No argument
+    is modified.
     """
-    check.cache(cache, FAMILY, "gru")
+    T, B, H, dh_seq, dh_T = check.backward_args(dh_seq, dh_T, cache, FAMILY)
     x, h0, params, h_seq = cache["x"], cache["h0"], cache["params"], cache["h_seq"]
     gates, ghn_seq, after = cache["gates"], cache["ghn_seq"], cache["reset"] == "after"
     sign = 1.0 if cache["update"] == "torch" else -1.0  # dz = sign * dk
-    T, B, D = x.shape
-    H = h0.shape[1]
-    dh_seq = check.upstream(dh_seq, T, B, H)
-    if dh_T is not None:
-        check.state(dh_T, B, H, "dh_T")
-
     W_ih, W_hh = params["W_ih"], params["W_hh"]
     W_hn = W_hh[2 * H :]
     grads = {k: np.zeros_like(v) for k, v in params.items()}
@@ -286,3 +205,53 @@ def backward(
         dh_next = dh * keep + da_h @ W_hh[: 2 * H]
         dh_next = dh_next + (dghn @ W_hn if after else du * r)
     return dx, dh_next, grads
+
+
+def flip_update_convention(params: dict) -> dict[str, np.ndarray]:
+    """New params with the z block (rows H:2H) of ``W_ih``, ``W_hh``, ``b_ih``, ``b_hh`` negated.
+
+    sigma(-a) = 1 - sigma(a), so this turns z into 1 - z: a GRU with update="chung" and the
+    flipped params computes exactly what update="torch" computes with ``params``, and back (the
+    flip is its own inverse). The r and n blocks are unchanged; the input is not modified.
+    """
+    H = check.params(params, G, _input_size(params), FAMILY)
+    out = {k: params[k].copy() for k in check.PARAM_NAMES}
+    for k in check.PARAM_NAMES:
+        out[k][H : 2 * H] *= -1.0
+    return out
+
+
+def init_params(
+    D: int, H: int, rng: np.random.Generator, dtype: type = np.float64, update_bias: float = 0.0
+) -> dict[str, np.ndarray]:
+    """Draw ``W_ih`` (3H, D), ``W_hh`` (3H, H), ``b_ih``, ``b_hh`` (3H,) as torch does.
+
+    Every entry is uniform on (-1/sqrt(H), 1/sqrt(H)); ``update_bias`` is then added to the z
+    block ``b_ih[H:2H]``. In torch's convention h_t = (1 - z) n + z h_{t-1}, so a positive
+    value makes z start near 1 and the cell keep its state (the GRU's forget-bias analogue);
+    for update="chung" the same effect needs a negative value.
+    """
+    return check.init_params(D, H, G, rng, dtype, {1: update_bias})
+
+
+def count_params(D: int, H: int, torch_biases: bool = True) -> int:
+    """Number of scalars in one GRU layer: 3 (H (D + H) + H) with one bias vector per block.
+
+    ``torch_biases=True`` (default) counts torch's second bias vector too, 3 (H (D + H) + 2H),
+    what ``sum(p.numel() for p in torch.nn.GRU(D, H).parameters())`` returns. Of that second
+    vector only the r and z blocks are redundant: with reset="after", b_hn sits inside
+    r * (W_hn h + b_hn) and cannot be merged into b_in, so that form has H more free parameters
+    than the one-bias count.
+    """
+    return families.get(FAMILY).count(D, H, torch_biases)
+
+
+def _input_size(params: object) -> int:
+    """D read from ``params['W_ih']`` when it is there (``check.params`` reports the rest)."""
+    W_ih = params.get("W_ih") if isinstance(params, Mapping) else None
+    return W_ih.shape[-1] if isinstance(W_ih, np.ndarray) and W_ih.ndim == 2 else -1
+
+
+def _options(reset: str, update: str) -> None:
+    check.one_of("reset", reset, RESETS)
+    check.one_of("update", update, UPDATES)

@@ -24,8 +24,8 @@ reaching h_t, every gradient of step t is dh_t times a factor that the forward p
 
 So the loop holds only the recurrence for dh_t (one product by W_hh and three element-wise
 operations per step) and the products by the factors. The factors are computed for all steps
-at once before the loop for small B * H and inside it for large B * H (``STEP_BY_STEP_MIN``),
-as in ``companion.ref.lstm_fast``.
+at once before the loop for small B * H and inside it for large B * H (``STEP_BY_STEP_MIN`` of
+``companion.ref._hoisted``), as in ``companion.ref.lstm_fast``.
 """
 
 from __future__ import annotations
@@ -40,13 +40,7 @@ from companion.ref.gru import G
 FAMILY = "gru_fast"
 
 
-#: From this many elements per step (B * H) on, the backward pass computes each step's factors
-#: inside its loop, while that step's values are in the cache; below it, for all steps at once
-#: before the loop, which makes fewer calls (as in ``companion.ref.lstm_fast``).
-STEP_BY_STEP_MIN = 8192
-
-
-def _factors(gates, ghn, h_prev, Qh, Q_n) -> None:
+def factors(gates, ghn, h_prev, Qh, Q_n) -> None:
     """Write the backward factors (module docstring) of one step or of all steps at once.
 
     ``gates`` (..., 3, H) holds r, z, n; ``ghn`` and ``h_prev`` (..., H); fills ``Qh``
@@ -78,14 +72,8 @@ def forward(
     ``(h_seq, h_T, cache)``. Float32 or float64. For reset="before" or update="chung" use
     ``companion.ref.gru``.
     """
-    T, B, D = check.sequence(x)
-    H = check.params(params, G, D, PLAIN_FAMILY)
+    T, B, D, H, h0 = check.forward_args(x, h0, params, G, PLAIN_FAMILY)
     dtype = x.dtype
-    if h0 is None:
-        h0 = np.zeros((B, H), dtype=dtype)
-    check.state(h0, B, H, "h0")
-    check.same_dtype(x=x, h0=h0, **params)
-
     scale = np.ones(G * H, dtype=dtype)
     scale[: 2 * H] = 0.5  # the r and z rows: tanh of the halved pre-activation
     W_ih_scaled = params["W_ih"] * scale[:, None]
@@ -122,26 +110,22 @@ def forward(
 def backward(
     dh_seq: np.ndarray, dh_T: np.ndarray | None, cache: dict
 ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-    """BPTT for ``forward``: ``companion.ref.gru.backward``, rearranged for speed.
+    """BPTT for ``forward``: ``companion.ref.gru.backward`` in torch's form, rearranged for
+    speed: the factors of the module docstring (``factors``), a loop that holds only the
+    recurrence for dh_t, and the weight and input gradients after it.
 
     Same arguments and returns: ``dh_seq`` (T, B, H); ``dh_T`` (B, H) or None; returns
     ``(dx, dh0, grads)``. No argument is modified.
     """
-    check.cache(cache, FAMILY, "gru_fast")
+    T, B, H, dh_seq, dh_T = check.backward_args(dh_seq, dh_T, cache, FAMILY)
     x, params, A, GH, Hs = (cache[k] for k in ("x", "params", "gates", "gh", "h"))
-    T, B, D = x.shape
-    H = Hs.shape[2]
     dtype = x.dtype
-    dh_seq = check.upstream(dh_seq, T, B, H)
-    if dh_T is not None:
-        check.state(dh_T, B, H, "dh_T")
-
     z, h_prev = A[:, :, 1], Hs[:-1]
     Qh = np.empty((T, B, G, H), dtype=dtype)  # Q_r, Q_z, Q_g; [da_r, da_z, dghn] in the loop
     Q_n = np.empty((T, B, H), dtype=dtype)
-    step_by_step = B * H >= STEP_BY_STEP_MIN
+    step_by_step = B * H >= _hoisted.STEP_BY_STEP_MIN
     if not step_by_step:  # every step's factors at once
-        _factors(A, GH[:, :, 2], h_prev, Qh, Q_n)
+        factors(A, GH[:, :, 2], h_prev, Qh, Q_n)
 
     W_hh = params["W_hh"]
     dH = np.empty((T, B, H), dtype=dtype)  # dh_t, every step
@@ -152,7 +136,7 @@ def backward(
         np.add(dh_seq[T - 1], dh_T, out=dH[T - 1])
     for t in reversed(range(T)):
         if step_by_step:
-            _factors(A[t], GH[t, :, 2], h_prev[t], Qh[t], Q_n[t])
+            factors(A[t], GH[t, :, 2], h_prev[t], Qh[t], Q_n[t])
         if t < T - 1:
             np.matmul(Qh[t + 1].reshape(B, G * H), W_hh, out=recurrent)
             np.multiply(dH[t + 1], z[t + 1], out=dH[t])

@@ -34,70 +34,12 @@ from __future__ import annotations
 import numpy as np
 
 from companion import checks as check
+from companion import families
 from companion.ref.activations import sigmoid
 
 FAMILY = "lstm"
 G = 4
 GATES = ("i", "f", "g", "o")
-
-
-def init_params(
-    D: int,
-    H: int,
-    rng: np.random.Generator,
-    dtype: type = np.float64,
-    forget_bias: float = 0.0,
-) -> dict[str, np.ndarray]:
-    """Draw ``W_ih`` (4H, D), ``W_hh`` (4H, H), ``b_ih``, ``b_hh`` (4H,) as torch does.
-
-    Every entry is uniform on (-1/sqrt(H), 1/sqrt(H)); ``forget_bias`` is then added to the
-    f block ``b_ih[H:2H]``, so that sigma(a_f) starts near sigma(forget_bias): 1.0 is the
-    initialisation of Jozefowicz et al. (2015), which keeps the cell's memory at the start.
-    """
-    params = check.init_params(D, H, G, rng, dtype)
-    params["b_ih"][H : 2 * H] += forget_bias
-    return params
-
-
-def count_params(D: int, H: int, torch_biases: bool = True) -> int:
-    """Number of scalars in one LSTM layer: 4 (H (D + H) + H) with one bias vector.
-
-    Four blocks (i, f, g, o), each with an (H, D) input matrix, an (H, H) recurrent matrix
-    and an H-vector of biases. torch keeps two bias vectors, b_ih and b_hh, whose sum is the
-    one bias of the equations: ``torch_biases=True`` (default) counts that redundant 4H too,
-    giving 4 (H (D + H) + 2H), what ``sum(p.numel() for p in torch.nn.LSTM(D, H).parameters())``
-    returns.
-    """
-    for name, v in (("D", D), ("H", H)):
-        if not isinstance(v, int | np.integer) or isinstance(v, bool) or v < 1:
-            raise ValueError(f"{name} must be a positive integer; got {v!r}")
-    one_bias = G * (H * (D + H) + H)
-    return int(one_bias + (G * H if torch_biases else 0))
-
-
-def _pair(state: object, B: int, H: int, names: tuple[str, str], allow_none: bool) -> tuple:
-    """Check a pair (h, c) of (B, H) arrays; with ``allow_none`` an item may be None."""
-    what = f"({names[0]}, {names[1]})"
-    if isinstance(state, np.ndarray):
-        raise TypeError(
-            f"the LSTM state must be a pair {what} of arrays of shape (B, H) = ({B}, {H}); "
-            f"got a single array of shape {state.shape}"
-        )
-    if not isinstance(state, tuple | list) or len(state) != 2:
-        got = f"length {len(state)}" if isinstance(state, tuple | list) else type(state).__name__
-        raise TypeError(f"the LSTM state must be a pair {what}; got {got}")
-    h, c = state
-    if h is not None and c is not None and np.shape(h) != np.shape(c):
-        raise ValueError(
-            f"{names[0]} and {names[1]} must have the same shape (B, H) = ({B}, {H}); "
-            f"got {names[0]} {np.shape(h)} and {names[1]} {np.shape(c)}"
-        )
-    for name, s in zip(names, (h, c), strict=True):
-        if s is None and not allow_none:
-            raise TypeError(f"{name} must be an array of shape (B, H) = ({B}, {H}); got None")
-        if s is not None:
-            check.state(s, B, H, name)
-    return h, c
 
 
 def _cell(x_t, h_prev, c_prev, W_ih, W_hh, b):
@@ -121,13 +63,7 @@ def step(
     Shapes: ``x_t`` (B, D); ``state`` the pair (h_prev, c_prev), each (B, H); returns the
     pair (h_t, c_t), each (B, H).
     """
-    x_t = check.float_array("x_t", x_t)
-    if x_t.ndim != 2:
-        raise ValueError(f"x_t must have shape (B, D); got shape {x_t.shape}")
-    B, D = x_t.shape
-    H = check.params(params, G, D, FAMILY)
-    h_prev, c_prev = _pair(state, B, H, ("h_prev", "c_prev"), allow_none=False)
-    check.same_dtype(x_t=x_t, h_prev=h_prev, c_prev=c_prev, W_hh=params["W_hh"])
+    h_prev, c_prev = check.step_args(x_t, state, params, G, FAMILY, pair=True)
     b = params["b_ih"] + params["b_hh"]
     _, h, c = _cell(x_t, h_prev, c_prev, params["W_ih"], params["W_hh"], b)
     return h, c
@@ -149,13 +85,7 @@ def forward(
         gate values ``i``, ``f``, ``g``, ``o``, each (T, B, H), and ``cache["c_seq"]`` the
         cell states c_1..c_T, (T, B, H).
     """
-    T, B, D = check.sequence(x)
-    H = check.params(params, G, D, FAMILY)
-    if state0 is None:
-        state0 = (np.zeros((B, H), dtype=x.dtype), np.zeros((B, H), dtype=x.dtype))
-    h0, c0 = _pair(state0, B, H, ("h0", "c0"), allow_none=False)
-    check.same_dtype(x=x, h0=h0, c0=c0, **params)
-
+    T, B, D, H, (h0, c0) = check.forward_args(x, state0, params, G, FAMILY, pair=True)
     W_ih, W_hh = params["W_ih"], params["W_hh"]
     b = params["b_ih"] + params["b_hh"]
     gates = {k: np.empty((T, B, H), dtype=x.dtype) for k in GATES}
@@ -198,14 +128,9 @@ def backward(
         ``(dx, (dh0, dc0), grads)``: shapes (T, B, D), (B, H) twice, and a dict keyed like
         ``params``. No argument is modified.
     """
-    check.cache(cache, FAMILY, "lstm")
+    T, B, H, dh_seq, (dh_T, dc_T) = check.backward_args(dh_seq, dstate_T, cache, FAMILY, pair=True)
     x, h0, c0, params = cache["x"], cache["h0"], cache["c0"], cache["params"]
     h_seq, c_seq, gates = cache["h_seq"], cache["c_seq"], cache["gates"]
-    T, B, D = x.shape
-    H = h0.shape[1]
-    dh_seq = check.upstream(dh_seq, T, B, H)
-    dh_T, dc_T = (None, None) if dstate_T is None else _pair(dstate_T, B, H, ("dh_T", "dc_T"), True)
-
     W_ih, W_hh = params["W_ih"], params["W_hh"]
     grads = {k: np.zeros_like(v) for k, v in params.items()}
     dx = np.empty_like(x)
@@ -233,3 +158,27 @@ def backward(
         dc_next = dc * f  # f_t * dc_t, reaching c_{t-1}
     grads["b_hh"] = grads["b_ih"].copy()
     return dx, (dh_next, dc_next), grads
+
+
+def init_params(
+    D: int, H: int, rng: np.random.Generator, dtype: type = np.float64, forget_bias: float = 0.0
+) -> dict[str, np.ndarray]:
+    """Draw ``W_ih`` (4H, D), ``W_hh`` (4H, H), ``b_ih``, ``b_hh`` (4H,) as torch does.
+
+    Every entry is uniform on (-1/sqrt(H), 1/sqrt(H)); ``forget_bias`` is then added to the
+    f block ``b_ih[H:2H]``, so that sigma(a_f) starts near sigma(forget_bias): 1.0 is the
+    initialisation of Jozefowicz et al. (2015), which keeps the cell's memory at the start.
+    """
+    return check.init_params(D, H, G, rng, dtype, {1: forget_bias})
+
+
+def count_params(D: int, H: int, torch_biases: bool = True) -> int:
+    """Number of scalars in one LSTM layer: 4 (H (D + H) + H) with one bias vector.
+
+    Four blocks (i, f, g, o), each with an (H, D) input matrix, an (H, H) recurrent matrix
+    and an H-vector of biases. torch keeps two bias vectors, b_ih and b_hh, whose sum is the
+    one bias of the equations: ``torch_biases=True`` (default) counts that redundant 4H too,
+    giving 4 (H (D + H) + 2H), what ``sum(p.numel() for p in torch.nn.LSTM(D, H).parameters())``
+    returns.
+    """
+    return families.get(FAMILY).count(D, H, torch_biases)

@@ -30,11 +30,12 @@ for all steps at once, from the gate values that the forward pass saved::
     Q_i = g i (1 - i),  Q_f = c_{t-1} f (1 - f),  Q_g = i (1 - g^2)    da_{i,f,g} = dc_t Q
     Q_o = tanh(c) o (1 - o)                                             da_o = dh_t Q_o
 
-leaving in the loop only the recurrences for dh_t and dc_t and two products by Q. Where to
-compute the factors depends on the size (``STEP_BY_STEP_MIN``): for small B * H, for all steps
-at once before the loop, which makes the fewest calls (at B = 1 each call's fixed cost
-dominates); for large B * H, inside the loop, while step t's values are still in the cache
-(streaming several (T, B, H) arrays through memory costs more than the extra calls).
+leaving in the loop only the recurrences for dh_t and dc_t and two products by Q
+(``factors``). Where to compute the factors depends on the size (``STEP_BY_STEP_MIN`` of
+``companion.ref._hoisted``): for small B * H, for all steps at once before the loop, which
+makes the fewest calls (at B = 1 each call's fixed cost dominates); for large B * H, inside
+the loop, while step t's values are still in the cache (streaming several (T, B, H) arrays
+through memory costs more than the extra calls).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ import numpy as np
 from companion import checks as check
 from companion.ref import _hoisted
 from companion.ref.lstm import FAMILY as PLAIN_FAMILY
-from companion.ref.lstm import G, _pair
+from companion.ref.lstm import G
 
 FAMILY = "lstm_fast"
 
@@ -58,14 +59,7 @@ def _half_sigmoid_rows(H: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]
     return scale, shift
 
 
-#: From this many elements per step (B * H) on, the backward pass computes each step's factors
-#: inside its loop, while that step's values are in the cache; below it, for all steps at once
-#: before the loop, which makes fewer calls. Measured on a 2-core AMD EPYC with 1 MiB of L2 per
-#: core: at B * H = 4096 both take the same time; at 32768 the loop is 20 ms faster of 200.
-STEP_BY_STEP_MIN = 8192
-
-
-def _factors(gates, c_prev, tanh_c, Q, P) -> None:
+def factors(gates, c_prev, tanh_c, Q, P) -> None:
     """Write the backward factors (module docstring) of one step or of all steps at once.
 
     ``gates`` (..., 4, H) holds i, f, g, o; ``c_prev`` and ``tanh_c`` (..., H); fills ``Q``
@@ -94,14 +88,8 @@ def forward(
     Same arguments and returns: ``x`` (T, B, D); ``state0`` the pair (h0, c0) of (B, H)
     arrays or None for zeros; returns ``(h_seq, (h_T, c_T), cache)``. Float32 or float64.
     """
-    T, B, D = check.sequence(x)
-    H = check.params(params, G, D, PLAIN_FAMILY)
+    T, B, D, H, (h0, c0) = check.forward_args(x, state0, params, G, PLAIN_FAMILY, pair=True)
     dtype = x.dtype
-    if state0 is None:
-        state0 = (np.zeros((B, H), dtype=dtype), np.zeros((B, H), dtype=dtype))
-    h0, c0 = _pair(state0, B, H, ("h0", "c0"), allow_none=False)
-    check.same_dtype(x=x, h0=h0, c0=c0, **params)
-
     scale, shift = _half_sigmoid_rows(H, dtype)
     W_ih_scaled = params["W_ih"] * scale[:, None]
     W_hh_scaled_T = np.ascontiguousarray((params["W_hh"] * scale[:, None]).T)  # (H, 4H)
@@ -153,23 +141,18 @@ def backward(
     (either may be None) or None; returns ``(dx, (dh0, dc0), grads)``. No argument is
     modified.
     """
-    check.cache(cache, FAMILY, "lstm_fast")
+    T, B, H, dh_seq, (dh_T, dc_T) = check.backward_args(dh_seq, dstate_T, cache, FAMILY, pair=True)
     x, params, A, Hs, Cs, tanh_c = (cache[k] for k in ("x", "params", "gates", "h", "c", "tanh_c"))
-    T, B, D = x.shape
-    H = Hs.shape[2]
     dtype = x.dtype
-    dh_seq = check.upstream(dh_seq, T, B, H)
-    dh_T, dc_T = (None, None) if dstate_T is None else _pair(dstate_T, B, H, ("dh_T", "dc_T"), True)
-
     gates = A.reshape(T, B, G, H)
     f = gates[:, :, 1]
     Q = np.empty((T, B, G, H), dtype=dtype)  # the factors Q; da_t overwrites Q[t] in the loop
-    step_by_step = B * H >= STEP_BY_STEP_MIN
+    step_by_step = B * H >= _hoisted.STEP_BY_STEP_MIN
     if step_by_step:
         P = np.empty((1, B, H), dtype=dtype)
     else:  # every step's factors at once
         P = np.empty((T, B, H), dtype=dtype)
-        _factors(gates, Cs[:-1], tanh_c, Q, P)
+        factors(gates, Cs[:-1], tanh_c, Q, P)
 
     W_hh = params["W_hh"]
     dh = np.zeros((B, H), dtype=dtype) if dh_T is None else dh_T.astype(dtype, copy=True)
@@ -177,7 +160,7 @@ def backward(
     dh_P = np.empty((B, H), dtype=dtype)
     for t in reversed(range(T)):
         if step_by_step:
-            _factors(gates[t], Cs[t], tanh_c[t], Q[t], P[0])
+            factors(gates[t], Cs[t], tanh_c[t], Q[t], P[0])
         if t < T - 1:
             np.matmul(Q[t + 1].reshape(B, G * H), W_hh, out=dh)  # da_{t+1} W_hh
             dc *= f[t + 1]  # the cell path, f_{t+1} * dc_{t+1}

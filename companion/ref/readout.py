@@ -30,40 +30,13 @@ from companion import checks as check
 FAMILY = "readout"
 
 
-def init_params(
-    H: int, Q: int, rng: np.random.Generator, dtype: type = np.float64
-) -> dict[str, np.ndarray]:
-    """Draw ``W_hq`` (Q, H) and ``b_q`` (Q,) uniform on (-1/sqrt(H), 1/sqrt(H)), as torch does."""
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}")
-    for name, v in (("H", H), ("Q", Q)):
-        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
-            raise ValueError(f"{name} must be a positive integer; got {v!r}")
-    k = 1.0 / np.sqrt(H)
-    return {
-        "W_hq": rng.uniform(-k, k, size=(Q, H)).astype(dtype),
-        "b_q": rng.uniform(-k, k, size=(Q,)).astype(dtype),
-    }
-
-
 def forward(h: np.ndarray, W_hq: np.ndarray, b_q: np.ndarray) -> tuple[np.ndarray, dict]:
     """The readout y_hat = W_hq h + b_q for every row of ``h``.
 
     Shapes: ``h`` (..., H), e.g. (T, B, H) or (B, H); ``W_hq`` (Q, H); ``b_q`` (Q,).
     Returns ``(out, cache)``, ``out`` being y_hat, of shape (..., Q).
     """
-    h = check.float_array("h", h)
-    W_hq = check.float_array("W_hq", W_hq)
-    b_q = check.float_array("b_q", b_q)
-    if h.ndim < 1:
-        raise ValueError(f"h must have shape (..., H) with at least one dimension; got {h.shape}")
-    H = h.shape[-1]
-    if W_hq.ndim != 2 or W_hq.shape[1] != H:
-        raise ValueError(f"W_hq must have shape (Q, H) with H = {H}; got {W_hq.shape}")
-    Q = W_hq.shape[0]
-    if b_q.shape != (Q,):
-        raise ValueError(f"b_q must have shape (Q,) = ({Q},); got {b_q.shape}")
-    check.same_dtype(h=h, W_hq=W_hq, b_q=b_q)
+    _readout_args(h, W_hq, b_q)
     out = h @ W_hq.T + b_q  # y_hat_t = W_hq h_t + b_q
     return out, {"family": FAMILY, "h": h, "W_hq": W_hq}
 
@@ -74,7 +47,7 @@ def backward(dout: np.ndarray, cache: dict) -> tuple[np.ndarray, dict[str, np.nd
     Shapes: ``dout`` (..., Q) like ``out``; ``dh`` (..., H); ``dW_hq`` (Q, H); ``db_q`` (Q,).
     Sums run over every leading axis (all time steps and batch rows).
     """
-    check.cache(cache, FAMILY, "readout")
+    check.cache(cache, FAMILY)
     h, W_hq = cache["h"], cache["W_hq"]
     dout = check.float_array("dout", dout)
     expected = h.shape[:-1] + (W_hq.shape[0],)
@@ -86,6 +59,19 @@ def backward(dout: np.ndarray, cache: dict) -> tuple[np.ndarray, dict[str, np.nd
     h2 = h.reshape(-1, W_hq.shape[1])  # (N, H)
     grads = {"W_hq": do2.T @ h2, "b_q": do2.sum(axis=0)}  # sum_t dy_hat_t h_t^T, sum_t dy_hat_t
     return dh, grads
+
+
+def init_params(
+    H: int, Q: int, rng: np.random.Generator, dtype: type = np.float64
+) -> dict[str, np.ndarray]:
+    """Draw ``W_hq`` (Q, H) and ``b_q`` (Q,) uniform on (-1/sqrt(H), 1/sqrt(H)), as torch does."""
+    rng = check.generator(rng)
+    H, Q = check.positive_int("H", H), check.positive_int("Q", Q)
+    k = 1.0 / np.sqrt(H)
+    return {
+        "W_hq": rng.uniform(-k, k, size=(Q, H)).astype(dtype),
+        "b_q": rng.uniform(-k, k, size=(Q,)).astype(dtype),
+    }
 
 
 def mse(out: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
@@ -104,14 +90,6 @@ def mse(out: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
     return float(np.mean(diff**2)), diff * out.dtype.type(2.0 / out.size)
 
 
-def _check_temperature(temperature: float) -> float:
-    if isinstance(temperature, bool) or not isinstance(temperature, int | float | np.number):
-        raise TypeError(f"temperature must be a positive number; got {type(temperature).__name__}")
-    if not (np.isfinite(temperature) and temperature > 0):
-        raise ValueError(f"temperature must be a positive finite number; got {temperature!r}")
-    return float(temperature)
-
-
 def log_softmax(logits: np.ndarray) -> np.ndarray:
     """log p_k = y_hat_k - m - log sum_j exp(y_hat_j - m), m = max_j y_hat_j, over the last axis."""
     logits = check.float_array("logits", logits)
@@ -126,7 +104,7 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     tau sharpens the distribution towards the argmax, a large one flattens it.
     """
     logits = check.float_array("logits", logits)
-    tau = _check_temperature(temperature)
+    tau = check.positive_number("temperature", temperature)
     if logits.ndim < 1 or logits.shape[-1] < 1:
         raise ValueError(f"logits must have shape (..., V) with V >= 1; got {logits.shape}")
     z = (logits - logits.max(axis=-1, keepdims=True)) / logits.dtype.type(tau)
@@ -144,6 +122,36 @@ def softmax_cross_entropy(logits: np.ndarray, targets: np.ndarray) -> tuple[floa
 
     Returns ``(L, dlogits)``; ``dlogits`` has the shape and dtype of ``logits``.
     """
+    V = _targets_args(logits, targets)
+    N = targets.size
+    logp = log_softmax(logits).reshape(N, V)  # (N, V)
+    rows = np.arange(N)
+    cols = targets.reshape(N)
+    loss = -float(logp[rows, cols].mean())  # L = -(1/N) sum_n log p_n[y_n]
+    dlogits = np.exp(logp)  # p
+    dlogits[rows, cols] -= 1.0  # p - onehot(y)
+    dlogits *= logits.dtype.type(1.0 / N)
+    return loss, dlogits.reshape(logits.shape)
+
+
+def _readout_args(h: object, W_hq: object, b_q: object) -> None:
+    """The checks of ``forward``: h (..., H), W_hq (Q, H), b_q (Q,), one floating dtype."""
+    h = check.float_array("h", h)
+    W_hq = check.float_array("W_hq", W_hq)
+    b_q = check.float_array("b_q", b_q)
+    if h.ndim < 1:
+        raise ValueError(f"h must have shape (..., H) with at least one dimension; got {h.shape}")
+    H = h.shape[-1]
+    if W_hq.ndim != 2 or W_hq.shape[1] != H:
+        raise ValueError(f"W_hq must have shape (Q, H) with H = {H}; got {W_hq.shape}")
+    Q = W_hq.shape[0]
+    if b_q.shape != (Q,):
+        raise ValueError(f"b_q must have shape (Q,) = ({Q},); got {b_q.shape}")
+    check.same_dtype(h=h, W_hq=W_hq, b_q=b_q)
+
+
+def _targets_args(logits: object, targets: object) -> int:
+    """The checks of ``softmax_cross_entropy``; returns V."""
     logits = check.float_array("logits", logits)
     if not isinstance(targets, np.ndarray):
         raise TypeError(f"targets must be a numpy array of integers; got {type(targets).__name__}")
@@ -162,12 +170,4 @@ def softmax_cross_entropy(logits: np.ndarray, targets: np.ndarray) -> tuple[floa
     lo, hi = int(targets.min()), int(targets.max())
     if lo < 0 or hi >= V:
         raise ValueError(f"targets must lie in [0, V) = [0, {V}); got values in [{lo}, {hi}]")
-    N = targets.size
-    logp = log_softmax(logits).reshape(N, V)  # (N, V)
-    rows = np.arange(N)
-    cols = targets.reshape(N)
-    loss = -float(logp[rows, cols].mean())  # L = -(1/N) sum_n log p_n[y_n]
-    dlogits = np.exp(logp)  # p
-    dlogits[rows, cols] -= 1.0  # p - onehot(y)
-    dlogits *= logits.dtype.type(1.0 / N)
-    return loss, dlogits.reshape(logits.shape)
+    return V

@@ -20,24 +20,11 @@ from __future__ import annotations
 import numpy as np
 
 from companion import checks as check
-from companion.ref.activations import get as _activation
+from companion.ref.activations import get as activation
 
 FAMILY = "rnn"
 G = 1
 NONLINEARITIES = ("tanh", "relu")
-
-
-def init_params(
-    D: int, H: int, rng: np.random.Generator, dtype: type = np.float64
-) -> dict[str, np.ndarray]:
-    """Draw ``W_ih`` (H, D), ``W_hh`` (H, H), ``b_ih`` (H,), ``b_hh`` (H,) as torch does."""
-    return check.init_params(D, H, G, rng, dtype)
-
-
-def _nonlinearity(name: str):
-    if name not in NONLINEARITIES:
-        raise ValueError(f"nonlinearity must be one of {NONLINEARITIES}; got {name!r}")
-    return _activation(name)
 
 
 def step(
@@ -47,14 +34,8 @@ def step(
 
     Shapes: ``x_t`` (B, D), ``h_prev`` (B, H); returns ``h_t`` (B, H).
     """
-    x_t = check.float_array("x_t", x_t)
-    if x_t.ndim != 2:
-        raise ValueError(f"x_t must have shape (B, D); got shape {x_t.shape}")
-    B, D = x_t.shape
-    H = check.params(params, G, D, FAMILY)
-    check.state(h_prev, B, H, "h_prev")
-    check.same_dtype(x_t=x_t, h_prev=h_prev, W_hh=params["W_hh"])
-    phi, _ = _nonlinearity(nonlinearity)
+    check.step_args(x_t, h_prev, params, G, FAMILY)
+    phi, _ = activation(check.one_of("nonlinearity", nonlinearity, NONLINEARITIES))
     a = x_t @ params["W_ih"].T + params["b_ih"] + h_prev @ params["W_hh"].T + params["b_hh"]
     return phi(a)
 
@@ -74,14 +55,8 @@ def forward(
         ``(h_seq, h_T, cache)``: every hidden state, shape (T, B, H); the last one, (B, H);
         and what ``backward`` needs.
     """
-    T, B, D = check.sequence(x)
-    H = check.params(params, G, D, FAMILY)
-    phi, _ = _nonlinearity(nonlinearity)
-    if h0 is None:
-        h0 = np.zeros((B, H), dtype=x.dtype)
-    check.state(h0, B, H, "h0")
-    check.same_dtype(x=x, h0=h0, **params)
-
+    T, B, D, H, h0 = check.forward_args(x, h0, params, G, FAMILY)
+    phi, _ = activation(check.one_of("nonlinearity", nonlinearity, NONLINEARITIES))
     W_ih, W_hh = params["W_ih"], params["W_hh"]
     b = params["b_ih"] + params["b_hh"]
     a_seq = np.empty((T, B, H), dtype=x.dtype)
@@ -117,15 +92,9 @@ def backward(
         ``(dx, dh0, grads)``: shapes (T, B, D), (B, H), and a dict keyed like ``params``.
         No argument is modified.
     """
-    check.cache(cache, FAMILY, "rnn")
+    T, B, H, dh_seq, dh_T = check.backward_args(dh_seq, dh_T, cache, FAMILY)
     x, h0, params, a_seq, h_seq = (cache[k] for k in ("x", "h0", "params", "a_seq", "h_seq"))
-    T, B, D = x.shape
-    H = h0.shape[1]
-    dh_seq = check.upstream(dh_seq, T, B, H)
-    if dh_T is not None:
-        check.state(dh_T, B, H, "dh_T")
-    _, dphi = _activation(cache["nonlinearity"])
-
+    _, dphi = activation(cache["nonlinearity"])
     W_ih, W_hh = params["W_ih"], params["W_hh"]
     grads = {k: np.zeros_like(v) for k, v in params.items()}
     dx = np.empty_like(x)
@@ -141,3 +110,10 @@ def backward(
         dh_next = da @ W_hh  # W_hh^T da_t, reaching h_{t-1}
     grads["b_hh"] = grads["b_ih"].copy()
     return dx, dh_next, grads
+
+
+def init_params(
+    D: int, H: int, rng: np.random.Generator, dtype: type = np.float64
+) -> dict[str, np.ndarray]:
+    """Draw ``W_ih`` (H, D), ``W_hh`` (H, H), ``b_ih`` (H,), ``b_hh`` (H,) as torch does."""
+    return check.init_params(D, H, G, rng, dtype)

@@ -22,7 +22,7 @@ import numpy as np
 from companion import checks as check
 from companion.ref import _hoisted
 from companion.ref.rnn import FAMILY as PLAIN_FAMILY
-from companion.ref.rnn import G, _nonlinearity
+from companion.ref.rnn import NONLINEARITIES, G
 
 FAMILY = "rnn_fast"
 
@@ -35,15 +35,9 @@ def forward(
     Same arguments and returns: ``x`` (T, B, D); ``h0`` (B, H) or None for zeros;
     ``nonlinearity`` 'tanh' or 'relu'; returns ``(h_seq, h_T, cache)``.
     """
-    T, B, D = check.sequence(x)
-    H = check.params(params, G, D, PLAIN_FAMILY)
-    _nonlinearity(nonlinearity)  # rejects an unknown name
+    T, B, D, H, h0 = check.forward_args(x, h0, params, G, PLAIN_FAMILY)
+    check.one_of("nonlinearity", nonlinearity, NONLINEARITIES)
     dtype = x.dtype
-    if h0 is None:
-        h0 = np.zeros((B, H), dtype=dtype)
-    check.state(h0, B, H, "h0")
-    check.same_dtype(x=x, h0=h0, **params)
-
     W_hh_T = np.ascontiguousarray(params["W_hh"].T)
     A = (x.reshape(T * B, D) @ params["W_ih"].T).reshape(T, B, H)
     A += params["b_ih"] + params["b_hh"]
@@ -64,20 +58,16 @@ def forward(
 def backward(
     dh_seq: np.ndarray, dh_T: np.ndarray | None, cache: dict
 ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-    """BPTT for ``forward``: ``companion.ref.rnn.backward``, rearranged for speed.
+    """BPTT for ``forward``: ``companion.ref.rnn.backward``, rearranged for speed (phi' read
+    off the saved outputs before the loop, one product by W_hh per step in the loop, the
+    weight and input gradients after it).
 
     Same arguments and returns: ``dh_seq`` (T, B, H); ``dh_T`` (B, H) or None; returns
     ``(dx, dh0, grads)``. No argument is modified.
     """
-    check.cache(cache, FAMILY, "rnn_fast")
+    T, B, H, dh_seq, dh_T = check.backward_args(dh_seq, dh_T, cache, FAMILY)
     x, params, Hs = cache["x"], cache["params"], cache["h"]
-    T, B, D = x.shape
-    H = Hs.shape[2]
     dtype = x.dtype
-    dh_seq = check.upstream(dh_seq, T, B, H)
-    if dh_T is not None:
-        check.state(dh_T, B, H, "dh_T")
-
     h = Hs[1:]
     if cache["nonlinearity"] == "tanh":
         dA = np.multiply(h, h)
