@@ -1,22 +1,39 @@
 """companion: the tested reference code that every chapter of the book imports.
 
-Subpackages and modules
------------------------
+Subpackages and modules, by the side they are on
+--------------------------------------------------
+The cells, in two subpackages that never import each other:
+
 - ``companion.ref``: numpy reference cells (forward and hand-written backward); no torch.
-- ``companion.nn``: torch modules from the equations (``LSTM``, ``GRU``), to inspect and vary.
-- ``companion.nn.variants``: the LSTM variants of Greff et al. (peepholes, CIFG, ...).
-- ``companion.nn.minimal``: minGRU and minLSTM (sequential and log-space scan), GRU variants.
-- ``companion.nn.stacked``: stacked and bidirectional networks from any one-layer module.
-- ``companion.interop``: copy weights between ``torch.nn`` modules and ``ref`` parameter dicts.
-- ``companion.notebook``: the setup helper that every notebook calls first.
-- ``companion.style``: the book's single figure style.
-- ``companion.exercises``: automatic checks for the code exercises.
-- ``companion.tbptt``: truncated backpropagation through time, for numpy and torch models.
-- ``companion.optim``: SGD and Adam for numpy parameter dicts, updating in place.
-- ``companion.corpus``: a character corpus from Python's own standard library, no download.
-- ``companion.charlm``: a numpy character language model trained by truncated BPTT.
-- ``companion.experiments``: fair model comparisons (same data, budget, seeds) as a table.
-- ``companion.timeseries``: a real series (sunspots), time-order splits, windows, baselines.
+- ``companion.nn``: torch modules from the equations, on one base class
+  (``companion.nn.base``), with the LSTM variants (``variants``), minGRU and minLSTM
+  (``minimal``) and stacked, bidirectional networks (``stacked``).
+
+What both sides share, importing neither torch nor matplotlib at the top:
+
+- ``companion.checks``: the argument checks, one rule for each kind of value.
+- ``companion.families``: the family table (blocks, gates, torch class, modules).
+- ``companion.history``: what a training run records, for either side's loop.
+- ``companion.clip``: gradient clipping and the rule for a non-finite gradient.
+- ``companion.init``: initialisers (spectral radius, orthogonal, memory bias).
+- ``companion.tbptt``: truncated backpropagation through time.
+- ``companion.interop``: copy weights between ``torch.nn`` modules and ``ref`` dicts.
+- ``companion.gradcheck``, ``companion.probe``: finite differences; gradient norms by
+  distance.
+
+numpy only: ``companion.optim`` (SGD, Adam for parameter dicts), ``companion.corpus`` (a
+character corpus from Python's standard library), ``companion.charlm`` (a numpy character
+language model), ``companion.timeseries`` (sunspots, splits, baselines).
+
+torch: ``companion.tasks`` (each task's data, loss, metrics and baseline),
+``companion.models`` (``SequenceModel``: an encoder and a readout), ``companion.train``
+(the training loop), ``companion.experiments`` (fair comparisons), ``companion.bench``
+(timings).
+
+The book's tooling: ``companion.notebook`` (``setup``, which every chapter calls first),
+``companion.numerics`` (the pinned numerical environment), ``companion.style`` and
+``companion.diagrams`` (figures), ``companion.exercises`` (the exercise checks) and
+``companion.instructor`` (the student edition and the grader).
 """
 
 __version__ = "0.1.0"

@@ -25,10 +25,12 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 
-def integer(name: str, v: object, minimum: int | None = None) -> int:
-    """``v`` as an ``int`` if it is an integer (not a bool) of at least ``minimum``."""
+def integer(name: str, v: object, minimum: int | None = None, maximum: int | None = None) -> int:
+    """``v`` as an ``int`` if it is an integer (not a bool) from ``minimum`` to ``maximum``."""
     if isinstance(v, bool) or not isinstance(v, int | np.integer):
         raise TypeError(f"{name} must be an integer; got {type(v).__name__} {v!r}")
+    if maximum is not None and (v > maximum or (minimum is not None and v < minimum)):
+        raise ValueError(f"{name} must be an integer from {minimum} to {maximum}; got {v!r}")
     if minimum is not None and v < minimum:
         what = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
         raise ValueError(f"{name} must be {what}; got {v!r}")

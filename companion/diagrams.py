@@ -6,13 +6,12 @@ show and the labels use the book's notation.
 
 from __future__ import annotations
 
-import numbers
-
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
+from companion import checks
 from companion.style import PALETTE
 
 CELL, INPUT, OUTPUT = PALETTE[0], PALETTE[2], PALETTE[1]
@@ -71,8 +70,7 @@ def unrolled_rnn(T: int = 4, ax: Axes | None = None) -> Figure:
     Every copy of the cell uses the same W_ih, W_hh and W_hq: unrolling adds depth, not
     parameters.
     """
-    if isinstance(T, bool) or not isinstance(T, numbers.Integral) or not 1 <= T <= 8:
-        raise ValueError(f"T must be an integer from 1 to 8 (the figure's width); got {T!r}")
+    T = checks.integer("T (the figure's width)", T, minimum=1, maximum=8)
     if ax is None:
         _, ax = plt.subplots(figsize=(1.45 * (T + 2.2), 2.7))
     _column(ax, 0.0, "t")

@@ -3,18 +3,21 @@
 One row per family: the number G of stacked gate blocks, the blocks' names in torch's order,
 the torch module class, and the modules that implement it here::
 
-    family  G  blocks       torch.nn   companion.ref (plain, fast)   companion.nn
-    rnn     1  a            RNN        rnn, rnn_fast                 (none)
-    lstm    4  i, f, g, o   LSTM       lstm, lstm_fast               LSTM
-    gru     3  r, z, n      GRU        gru, gru_fast                 GRU
+    family  G  blocks       keeps  torch.nn   companion.ref (plain, fast)   companion.nn
+    rnn     1  a            -      RNN        rnn, rnn_fast                 (none)
+    lstm    4  i, f, g, o   f      LSTM       lstm, lstm_fast               LSTM
+    gru     3  r, z, n      z      GRU        gru, gru_fast                 GRU
+
+``keeps`` is the gate whose opening keeps the old state: the LSTM's forget gate, the GRU's
+update gate in torch's convention h = (1 - z) n + z h_prev (the second block in both).
 
 Every family stores the same four parameters, ``W_ih`` (G H, D), ``W_hh`` (G H, H), ``b_ih``
 and ``b_hh`` (G H,), which torch names ``weight_ih_l0`` ... for the first layer
 (``PARAMETERS``). A layer has ``G (H D + H H + 2 H)`` of them (``Family.count``).
-``companion.bench``, ``companion.interop`` and ``companion.experiments`` read this table, so
-that a new family is one more row. The module imports neither numpy nor torch; a row names its
-classes and modules and :meth:`Family.torch_class`, :meth:`Family.ref`, :meth:`Family.nn_class`
-import them when asked.
+``companion.bench``, ``companion.interop``, ``companion.models`` and ``companion.init`` read
+this table, so that a new family is one more row. The module imports neither numpy nor torch:
+a row names its classes and modules, and :meth:`Family.torch_class`, :meth:`Family.ref` and
+:meth:`Family.nn_class` import them when asked.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ class Family:
     torch_name: str  # the class in torch.nn: "RNN", "LSTM", "GRU"
     ref_modules: tuple[str, str]  # companion.ref's plain and fast modules
     nn_name: str | None  # the class in companion.nn, or None
+    keeps: str | None = None  # the block that keeps the old state when open, or None
 
     @property
     def G(self) -> int:
@@ -80,8 +84,8 @@ FAMILIES: dict[str, Family] = {
     f.name: f
     for f in (
         Family("rnn", ("a",), "RNN", ("rnn", "rnn_fast"), None),
-        Family("lstm", ("i", "f", "g", "o"), "LSTM", ("lstm", "lstm_fast"), "LSTM"),
-        Family("gru", ("r", "z", "n"), "GRU", ("gru", "gru_fast"), "GRU"),
+        Family("lstm", ("i", "f", "g", "o"), "LSTM", ("lstm", "lstm_fast"), "LSTM", "f"),
+        Family("gru", ("r", "z", "n"), "GRU", ("gru", "gru_fast"), "GRU", "z"),
     )
 }
 

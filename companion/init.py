@@ -33,8 +33,6 @@ import numpy as np
 from companion import checks, families
 
 METHODS = ("radius", "orthogonal", "identity")
-# The gate that keeps the old state, per family with one (a block name of families.FAMILIES).
-_KEEPS = {"lstm": "f", "gru": "z"}
 
 
 def spectral_radius(W: np.ndarray) -> float:
@@ -203,13 +201,13 @@ def set_memory_bias_(module, value: float):
     with torch.no_grad():
         for ih, hh in pairs:
             family = by_blocks.get(params[ih].shape[0] // H)
-            if family is None or family.name not in _KEEPS:
+            if family is None or family.keeps is None:
                 raise ValueError(
                     f"a memory bias needs an LSTM (4 blocks) or a GRU (3 blocks); got "
                     f"{params[ih].shape[0] // H} block(s) of H={H} in {ih} of "
                     f"{type(encoder).__name__}"
                 )
-            k = family.blocks.index(_KEEPS[family.name])
+            k = family.blocks.index(family.keeps)
             params[ih][k * H : (k + 1) * H] = value
             params[hh][k * H : (k + 1) * H] = 0.0
     return module

@@ -19,9 +19,17 @@ def test_unrolled_rnn_labels_every_step():
     plt.close(fig)
 
 
-@pytest.mark.parametrize("T", [0, 9, 2.5])
-def test_unrolled_rnn_rejects_bad_T(T):
-    with pytest.raises(ValueError, match="T must be an integer from 1 to 8"):
+@pytest.mark.parametrize("T", [0, 9])
+def test_unrolled_rnn_rejects_a_T_outside_the_figure(T):
+    with pytest.raises(
+        ValueError, match=r"width\) must be an integer from 1 to 8"
+    ):
+        diagrams.unrolled_rnn(T)
+
+
+@pytest.mark.parametrize("T", [2.5, True])
+def test_unrolled_rnn_rejects_a_T_that_is_not_an_integer(T):
+    with pytest.raises(TypeError, match="must be an integer"):
         diagrams.unrolled_rnn(T)
 
 

@@ -59,3 +59,11 @@ def test_lookups_and_their_errors():
         families.of_torch_module(torch.nn.Linear(2, 3))
     with pytest.raises(TypeError, match="torch_biases must be a bool"):
         families.get("gru").count(2, 3, torch_biases=1)
+
+
+def test_the_gate_that_keeps_the_old_state_is_the_second_block_of_each_gated_family():
+    # chapter 5: the LSTM's f and the GRU's z (torch's convention) share the rows H:2H
+    kept = {name: f.keeps for name, f in families.FAMILIES.items()}
+    assert kept == {"rnn": None, "lstm": "f", "gru": "z"}
+    for family in (families.get("lstm"), families.get("gru")):
+        assert family.blocks.index(family.keeps) == 1
