@@ -21,9 +21,7 @@ def test_unrolled_rnn_labels_every_step():
 
 @pytest.mark.parametrize("T", [0, 9])
 def test_unrolled_rnn_rejects_a_T_outside_the_figure(T):
-    with pytest.raises(
-        ValueError, match=r"width\) must be an integer from 1 to 8"
-    ):
+    with pytest.raises(ValueError, match=r"width\) must be an integer from 1 to 8"):
         diagrams.unrolled_rnn(T)
 
 
