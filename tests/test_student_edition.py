@@ -3,13 +3,16 @@
 The edition is built once from the book into a temporary folder. The search for solutions
 here is written independently of the builder (plain regular expressions over the
 instructor's chapters), and the package's own leak check (``companion.instructor.leaks``)
-must agree. Each student notebook is then executed: it must run cleanly up to its first
-exercise check, which must fail with the check's "not implemented yet" message.
+must agree. Each student notebook is then executed: its exercise section, with the chapter
+cells whose names it reads (the rest of the chapter is the instructor's code, which nbval
+runs), must run cleanly up to its first exercise check, which must fail with the check's
+"not implemented yet" message.
 """
 
 from __future__ import annotations
 
 import ast
+import builtins
 import hashlib
 import json
 import pathlib
@@ -178,8 +181,73 @@ def test_every_output_is_cleared(edition):
                 assert cell["outputs"] == [] and cell["execution_count"] is None, path.name
 
 
+EXERCISES_HEADING = re.compile(r"^#+ .*\bExercises\b", re.MULTILINE)
+
+
+def _bindings(source: str) -> tuple[set[str], set[str]]:
+    """Names a cell binds (anywhere in it), and names it reads that it does not bind.
+
+    An approximation from the syntax tree: a name it misses shows up as a NameError when the
+    cells run, which the test reports, so it cannot make the test pass wrongly."""
+    tree = ast.parse(source)
+    bound, read = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            bound |= {(a.asname or a.name).split(".")[0] for a in node.names}
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            bound.add(node.name)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, ast.Name):
+            (read if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+    return bound, read - bound - set(dir(builtins))
+
+
+def cells_to_run(student: dict, instructor: dict, name: str) -> list[int]:
+    """The student notebook's cells that the exercises need: the exercise section, and the
+    chapter cells that bind the names it reads (found transitively), plus ``setup``'s cell.
+
+    The chapter's body is checked to be the instructor's code, cell for cell, which nbval
+    runs in full; so running it again here would prove nothing new. Only what the exercises
+    read is run again, in order, to show that the student notebook works without the
+    solutions.
+    """
+    cells = student["cells"]
+    start = next(
+        (
+            i
+            for i, c in enumerate(cells)
+            if c["cell_type"] == "markdown" and EXERCISES_HEADING.search("".join(c["source"]))
+        ),
+        None,
+    )
+    assert start is not None, f"{name}: no Exercises heading"
+    body = [
+        ("".join(c["source"]), i) for i, c in enumerate(cells[:start]) if c["cell_type"] == "code"
+    ]
+    theirs = [c for c in instructor["cells"] if c["cell_type"] == "code"]
+    assert [src for src, _ in body] == ["".join(c["source"]) for c in theirs[: len(body)]], (
+        f"{name}: the student edition changed a code cell before the exercises"
+    )
+    wanted = {i for i, c in enumerate(cells) if i >= start and c["cell_type"] == "code"}
+    wanted |= {i for src, i in body if "setup(" in src}
+    binders = [(i, _bindings(src)[0]) for src, i in body]
+    todo = set().union(*(_bindings("".join(cells[i]["source"]))[1] for i in wanted))
+    seen: set[str] = set()
+    while todo - seen:
+        name_ = (todo - seen).pop()
+        seen.add(name_)
+        for i, bound in reversed(binders):
+            if name_ in bound:
+                if i not in wanted:
+                    wanted.add(i)
+                    todo |= _bindings("".join(cells[i]["source"]))[1]
+                break
+    return sorted(wanted)
+
+
 def run_student_notebook(edition, chapter):
-    """Everything before the first check runs; every check says "not implemented yet"."""
+    """What the exercises need runs cleanly; every check says "not implemented yet"."""
     path = _student_path(edition, chapter)
     nb = nbformat.read(path, as_version=4)
     checks = [
@@ -187,11 +255,15 @@ def run_student_notebook(edition, chapter):
     ]
     if not checks:
         pytest.skip(f"{chapter.name} has no exercise checks")
+    run = cells_to_run(json.loads(path.read_text()), json.loads(chapter.read_text()), chapter.name)
+    assert set(checks) <= set(run)
+    sub = nbformat.v4.new_notebook(metadata=nb.metadata)
+    sub.cells = [nb.cells[i] for i in run]
     resources = {"metadata": {"path": str(path.parent)}}
     NotebookClient(
-        nb, timeout=900, kernel_name="python3", allow_errors=True, resources=resources
+        sub, timeout=900, kernel_name="python3", allow_errors=True, resources=resources
     ).execute()
-    for i, cell in enumerate(nb.cells):
+    for i, cell in zip(run, sub.cells, strict=True):
         errors = [o for o in cell.get("outputs", []) if o.output_type == "error"]
         if not errors:
             continue
@@ -203,8 +275,31 @@ def run_student_notebook(edition, chapter):
             assert "not implemented yet" in error.evalue, where
         else:  # a later cell that uses a stub
             assert error.ename in ("NotImplementedError", "ExerciseCheckFailed"), where
-    first = [o for o in nb.cells[checks[0]].outputs if o.output_type == "error"]
+    first = [o for o in sub.cells[run.index(checks[0])].outputs if o.output_type == "error"]
     assert first, f"{chapter.name}: the first check passed with a stub in place"
+
+
+def test_cells_to_run_follows_the_names_the_exercises_read():
+    def nb(*cells):
+        return {
+            "cells": [
+                {"cell_type": "markdown" if s.startswith("#") else "code", "source": s}
+                for s in cells
+            ]
+        }
+
+    chapter = nb(
+        "import numpy as np\nfrom companion import setup\nrng = setup()",
+        "x = np.ones(3)",
+        "y = 2 * x",
+        "slow = train_for_an_hour()",
+        "## Exercises",
+        "print(y)",
+    )
+    assert cells_to_run(chapter, chapter, "toy") == [0, 1, 2, 5]
+    changed = nb("import numpy as np", "x = 1", "## Exercises", "print(x)")
+    with pytest.raises(AssertionError, match="changed a code cell"):
+        cells_to_run(changed, nb("import numpy as np", "x = 2", "## Exercises"), "toy")
 
 
 # One class per chapter, so that each chapter's run is a unit of its own for
