@@ -52,12 +52,12 @@ class History:
 
     @property
     def val_perplexity(self) -> list[float]:
-        """exp(val_loss): the validation perplexity, for a cross-entropy in nats."""
+        """The validation perplexity, exp(val_loss), for a cross-entropy in nats."""
         return [math.exp(v) for v in self.val_loss]
 
     @property
     def train_perplexity(self) -> list[float]:
-        """exp(train_loss): the training perplexity, for a cross-entropy in nats."""
+        """The training perplexity, exp(train_loss), for a cross-entropy in nats."""
         return [math.exp(v) for v in self.train_loss]
 
     @property
