@@ -8,8 +8,9 @@
             torch.manual_seed(seed); model = factory()       the same torch draw for every model
             data = numpy.random.default_rng(seed)            the same batches for every model
             train(model, task.sample(data, B), task.loss, steps, Adam(lr), clip,
-                  validation=test, metrics=task.metrics)     scored every eval_every steps
-            row: train loss, test loss, metrics at the end; curve: the scores on the way
+                  validation=test, metrics=task.metrics)     scored every eval_every steps,
+                                                  stopped early if stop_when(scores) is true
+            row: steps run, train loss, test loss, metrics at the end; curve: the scores on the way
 
 The tasks (``companion.tasks.Task``: data, loss, metrics, baseline) and the models
 (``companion.models.SequenceModel``) have their own modules; this one holds the comparison
@@ -48,6 +49,7 @@ def compare(
     test_seed: int = 10_000,
     eval_every: int | None = None,
     progress: bool = True,
+    stop_when: Callable[[Mapping[str, float]], bool] | None = None,
 ) -> Results:
     """Train every model on every seed under the same conditions; return the ``Results``.
 
@@ -65,12 +67,18 @@ def compare(
             ``Results.curves`` (``train``'s validation); the time this takes is left out of
             ``seconds``.
         progress: a tqdm bar over the runs.
+        stop_when: None, or a function ``scores -> bool`` called after each scoring of the
+            test batch but the last, with the scores there (a dict: ``"test loss"`` and the
+            task's metrics by name); True ends that run, e.g. ``lambda s: s["accuracy"] == 1``
+            stops a run once it classifies every test example correctly. The row's ``steps``
+            says how many steps each run took. Needs ``eval_every``.
 
-    Raises TypeError for a ``task`` that is not a ``Task`` or a model that is not a factory of
-    ``torch.nn.Module``; ValueError for no models, no seeds, a negative seed, or counts below 1
-    (``companion.checks``).
+    Raises TypeError for a ``task`` that is not a ``Task``, a model that is not a factory of
+    ``torch.nn.Module`` or a ``stop_when`` that is not a function; ValueError for no models, no
+    seeds, a negative seed, counts below 1 (``companion.checks``), or ``stop_when`` without
+    ``eval_every``.
     """
-    seeds = _check(models, task, seeds)
+    seeds = _check(models, task, seeds, stop_when, eval_every)
     tracked = eval_every is not None
     eval_every = checks.positive_int("eval_every", eval_every) if tracked else steps
     test_batch = task.sample(np.random.default_rng(test_seed), task.test_size)
@@ -98,12 +106,11 @@ def compare(
             eval_every=eval_every,
             restore_best=False,
             metrics=test.metrics,
+            stop=None if stop_when is None else lambda h: stop_when(_scores(h, -1)),
         )
-        scores = [
-            {"test loss": v, **{k: history.metrics[k][i] for k in task.metrics}}
-            for i, v in enumerate(history.val_loss)
-        ]
-        row = {"model": name, "seed": seed, "train loss": history.final_loss(), **scores[-1]}
+        scores = [_scores(history, i) for i in range(len(history.val_step))]
+        row = {"model": name, "seed": seed, "steps": len(history.loss)}
+        row.update({"train loss": history.final_loss(), **scores[-1]})
         row.update(
             params=count_parameters(model),
             seconds=history.seconds - history.val_seconds,
@@ -116,6 +123,11 @@ def compare(
             results.curves[name, seed] = list(zip(history.val_step, scores, strict=True))
     bar.close()
     return results
+
+
+def _scores(history: History, i: int) -> dict[str, float]:
+    """The test loss and metrics of validation ``i`` of a ``compare`` run."""
+    return {"test loss": history.val_loss[i], **{k: v[i] for k, v in history.metrics.items()}}
 
 
 class _TestScores:
@@ -150,9 +162,10 @@ class _TestScores:
 class Results:
     """What ``compare`` returns: one row per (model, seed) run, in the order they ran.
 
-    Each row is a dict with ``model``, ``seed``, ``train loss`` (mean over the last 100
-    steps), ``test loss``, one entry per task metric, ``params`` (trainable scalars),
-    ``seconds`` (wall time of training) and ``skipped`` (non-finite steps not applied).
+    Each row is a dict with ``model``, ``seed``, ``steps`` (updates run: fewer than asked if
+    ``stop_when`` ended the run), ``train loss`` (mean over its last 100 steps), ``test loss``,
+    one entry per task metric, ``params`` (trainable scalars), ``seconds`` (wall time of
+    training) and ``skipped`` (non-finite steps not applied).
     ``histories`` and ``models`` hold each run's ``History`` and trained model, and ``curves``
     (with ``compare(..., eval_every=k)``) its test loss and metrics after every k steps, as a
     list of (step, dict); all keyed by (model name, seed).
@@ -177,7 +190,8 @@ class Results:
 
         Args:
             time: include the ``seconds`` column; False for output that must not change
-                from run to run (wall times do).
+                from run to run (wall times do). The ``steps`` column is shown only when the
+                runs differ in length, the ``skipped`` column only when a step was skipped.
             by: 'run' (one line per model and seed) or 'model' (one line per model, each
                 number the mean over its seeds, and the number of seeds).
             digits: significant digits of the losses and metrics.
@@ -193,8 +207,12 @@ class Results:
                 runs = [row for row in self.rows if row["model"] == name]
                 mean = {k: float(np.mean([r[k] for r in runs])) for k in runs[0] if k != "model"}
                 rows.append({**mean, "model": name, "seed": len(runs), "params": runs[0]["params"]})
-        keys = [k for k in self.rows[0] if k != "skipped" or any(r["skipped"] for r in rows)]
-        keys = [k for k in keys if time or k != "seconds"]
+        shown = {
+            "skipped": any(r.get("skipped") for r in rows),
+            "steps": len({r.get("steps") for r in self.rows}) > 1,
+            "seconds": time,
+        }
+        keys = [k for k in self.rows[0] if shown.get(k, True)]
         header = {k: ("seeds" if by == "model" and k == "seed" else k) for k in keys}
         cells = [[_format(k, row[k], digits) for k in keys] for row in rows]
         widths = [max(len(header[k]), *(len(c[j]) for c in cells)) for j, k in enumerate(keys)]
@@ -223,6 +241,8 @@ def _format(key: str, v: object, digits: int) -> str:
     v = float(v)
     if key == "seconds":
         return f"{v:.1f}"
+    if key == "steps":  # a mean over seeds
+        return f"{round(v):,}"
     if not math.isfinite(v) or v == 0:
         return f"{v:g}"
     exponent = math.floor(math.log10(abs(v)))
@@ -231,8 +251,18 @@ def _format(key: str, v: object, digits: int) -> str:
     return f"{v:.{digits - 1}e}"
 
 
-def _check(models: object, task: object, seeds: object) -> list[int]:
+def _check(
+    models: object, task: object, seeds: object, stop_when: object, eval_every: object
+) -> list[int]:
     """The arguments of ``compare`` that ``train`` does not check; the seeds as a list."""
+    if stop_when is not None:
+        if not callable(stop_when):
+            raise TypeError(f"stop_when must be a function; got {type(stop_when).__name__}")
+        if eval_every is None:
+            raise ValueError(
+                "stop_when needs eval_every: the test scores it is given are computed "
+                "every eval_every steps"
+            )
     if not isinstance(task, Task):
         raise TypeError(f"task must be a companion.tasks.Task; got {type(task).__name__}")
     if not isinstance(models, Mapping) or not models:

@@ -46,7 +46,7 @@ class History:
     metrics: dict[str, list[float]] = field(default_factory=dict)  # name -> one per validation
     best_step: int | None = None  # val_step of the lowest finite val_loss (None: none)
     best_val_loss: float | None = None  # that val_loss
-    stopped_early: bool = False  # the patience ran out before the last update
+    stopped_early: bool = False  # patience ran out, or train's stop said so, before the last update
     seconds: float = 0.0  # wall time of the run, validations included
     val_seconds: float = 0.0  # of which in validations and metrics
 

@@ -11,11 +11,13 @@ One update draws a batch, computes the loss, backpropagates, clips if asked, and
 Validation. Every ``eval_every`` updates (and after the last) the model is scored, in eval
 mode and without gradients, on ``validation`` and on each of ``metrics``; the best weights so
 far are kept, and training stops once ``patience`` validations in a row have not improved on
-the best (early stopping); at the end the best weights are restored::
+the best (early stopping), or once the caller's ``stop`` says so (say, when the task is
+solved); at the end the best weights are restored::
 
     every eval_every updates:  v = score(model);  m_k = metric_k(model)
                                v < best?  best, theta_best = v, copy(theta)
                                else: patience used up?  stop
+                               stop(history)?  stop
     at the end:                theta <- theta_best
 
 Truncated BPTT over streams (``window=k``). ``batch_fn`` then returns long streams x (L, B, D)
@@ -74,6 +76,7 @@ def train(
     window: int | None = None,
     carry_state: bool = False,
     forward: Callable[[torch.Tensor, object], tuple[torch.Tensor, object]] | None = None,
+    stop: Callable[[History], bool] | None = None,
 ) -> History:
     """Train ``model`` with Adam for up to ``steps`` updates; return the ``History``.
 
@@ -111,20 +114,25 @@ def train(
         forward: ``forward(x, state) -> (out, state)``, the stateful call (default:
             ``model(x, state)``, the convention of ``torch.nn.RNN``); None without
             ``carry_state`` calls ``model(x)``.
+        stop: None, or a function ``history -> bool``, called every ``eval_every`` updates
+            but the last, after the validation (if any) and the patience check, with the
+            ``History`` so far; True stops the training there. ``History.stopped_early`` is
+            then set, as when the patience runs out (with both, ``History.since_best``
+            reaching ``patience`` tells which stopped it).
 
     A non-finite gradient is never applied (``companion.clip.usable``, the same rule as
     ``companion.charlm.train``): the update is skipped and counted in ``History.skipped``.
 
     Raises:
         TypeError: a model that is not a ``torch.nn.Module``, a non-integer (or bool) count, a
-            non-callable ``batch_fn``, ``loss_fn``, metric or ``forward``.
+            non-callable ``batch_fn``, ``loss_fn``, metric, ``forward`` or ``stop``.
         ValueError: a count below 1, a non-positive ``lr`` or ``clip_at``, an unknown
             ``clip``, ``patience`` without ``validation``, streams whose targets differ in
             length from x.
     """
     steps, eval_every, patience, window, forward, scorer, metrics = _arguments(
         model, batch_fn, loss_fn, steps, lr, clip, clip_at, validation, eval_every, patience,
-        restore_best, metrics, window, carry_state, forward,
+        restore_best, metrics, window, carry_state, forward, stop,
     )  # fmt: skip
     dtype = next(model.parameters()).dtype
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
@@ -149,9 +157,9 @@ def train(
             state = None if state is None else tbptt.detach(state)
         else:
             state = None  # the carried state may be what went wrong
-        if (done + 1) % eval_every == 0 or done + 1 == steps:
-            if scorer is None and not metrics:
-                continue
+        if (done + 1) % eval_every != 0 and done + 1 < steps:
+            continue
+        if scorer is not None or metrics:
             tick = time.perf_counter()
             with evaluation_mode(model):
                 value = None if scorer is None else _number("validation", scorer(model))
@@ -159,9 +167,12 @@ def train(
             if history.record_validation(value, scores) and restore_best:
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             history.val_seconds += time.perf_counter() - tick
-            if patience is not None and history.since_best >= patience and done + 1 < steps:
-                history.stopped_early = True
-                break
+        if done + 1 < steps and (
+            (patience is not None and history.since_best >= patience)
+            or (stop is not None and stop(history))
+        ):
+            history.stopped_early = True
+            break
     bar.close()
     history.seconds = time.perf_counter() - start
     if best_state is not None:
@@ -191,7 +202,7 @@ def evaluation_mode(model: nn.Module):
 
 def _arguments(
     model, batch_fn, loss_fn, steps, lr, clip, clip_at, validation, eval_every, patience,
-    restore_best, metrics, window, carry_state, forward,
+    restore_best, metrics, window, carry_state, forward, stop,
 ) -> tuple:  # fmt: skip
     """Check ``train``'s arguments; return them normalised, with the validation scorer."""
     if not isinstance(model, nn.Module):
@@ -217,6 +228,8 @@ def _arguments(
         forward = model
     elif forward is not None:
         _callable("forward", forward)
+    if stop is not None:
+        _callable("stop", stop)
     scorer = None if validation is None else _validation_scorer(validation, loss_fn, forward)
     metrics = _check_metrics(metrics)
     return steps, eval_every, patience, window, forward, scorer, metrics

@@ -10,7 +10,7 @@ from companion.models import SequenceModel
 from companion.tasks import Task, accuracy
 
 TASK = Task.temporal_order(10, batch_size=4, test_size=16)
-COLUMNS = ["model", "seed", "train loss", "test loss", "params", "seconds", "skipped"]
+COLUMNS = ["model", "seed", "steps", "train loss", "test loss", "params", "seconds", "skipped"]
 
 
 class Recorder(torch.nn.Module):
@@ -103,6 +103,50 @@ def test_scores_come_from_the_validation_of_train():
     assert row["seconds"] <= history.seconds
 
 
+def test_stop_when_ends_a_run_on_its_latest_test_scores():
+    task = Task.temporal_order(10, batch_size=4, test_size=32)
+    models = {
+        "a": lambda: SequenceModel.for_task(task, "gru", 4),
+        "b": lambda: SequenceModel.for_task(task, "gru", 4),
+    }
+    full = compare(models, task, steps=12, lr=0.05, eval_every=3, progress=False)
+    curve = full.curves["a", 0]
+    limit = curve[1][1]["test loss"]  # the test loss after 6 steps...
+    assert curve[0][1]["test loss"] > limit  # ...the first one this low
+    seen = []
+
+    def stop_when(scores):
+        seen.append(dict(scores))
+        return scores["test loss"] <= limit
+
+    cut = compare(models, task, steps=12, lr=0.05, eval_every=3, progress=False,
+                  stop_when=stop_when)  # fmt: skip
+    assert [row["steps"] for row in cut.rows] == [6, 6]
+    assert len(cut.histories["a", 0].loss) == 6
+    assert cut.curves["a", 0] == curve[:2]  # the same run, cut short
+    assert seen[:2] == [s for _, s in curve[:2]] and sorted(seen[0]) == ["accuracy", "test loss"]
+    assert cut.rows[0]["test loss"] == limit
+    # the table shows the steps only when the runs differ in length
+    assert "steps" not in full.table(time=False) and "steps" not in cut.table(time=False)
+    cut.rows[1] = full.rows[1]
+    lines = cut.table(time=False).splitlines()
+    assert lines[0].split()[:3] == ["model", "seed", "steps"]
+    assert [line.split()[:3] for line in lines[2:]] == [["a", "0", "6"], ["b", "0", "12"]]
+    assert cut.table(by="model").splitlines()[3].split()[:3] == ["b", "1", "12"]
+    # not asked after the last step: a run that never stops asks at 3 of its 4 validations
+    seen.clear()
+    compare({"a": models["a"]}, task, 12, eval_every=3, stop_when=seen.append, progress=False)
+    assert len(seen) == 3
+
+
+def test_stop_when_bad_input():
+    factory = {"gru": lambda: SequenceModel.for_task(TASK, "gru", 4)}
+    with pytest.raises(ValueError, match="stop_when needs eval_every"):
+        compare(factory, TASK, 2, stop_when=lambda s: True, progress=False)
+    with pytest.raises(TypeError, match="stop_when must be a function; got float"):
+        compare(factory, TASK, 2, eval_every=1, stop_when=0.5, progress=False)
+
+
 def test_one_forward_pass_serves_the_loss_and_the_metrics():
     task = Task.temporal_order(10, test_size=8)
     scores = _TestScores(task, task.sample(np.random.default_rng(0), 8), torch.float32)
@@ -124,7 +168,7 @@ def test_rows_hold_losses_metrics_parameters_and_time():
         {"rnn": lambda: SequenceModel.for_task(task, "rnn", 3)}, task, 4, progress=False
     )
     (row,) = results.rows
-    assert list(row) == [*COLUMNS[:4], "accuracy", *COLUMNS[4:]]
+    assert list(row) == [*COLUMNS[:5], "accuracy", *COLUMNS[5:]]
     model = results.models["rnn", 0]
     test = tasks.temporal_order(10, 64, np.random.default_rng(10_000))
     assert row["test loss"] == pytest.approx(train.evaluate(model, test, tasks.cross_entropy))
@@ -133,7 +177,7 @@ def test_rows_hold_losses_metrics_parameters_and_time():
     assert row["accuracy"] == pytest.approx(acc)
     assert row["params"] == 3 * (8 + 3 + 2) + 4 * (3 + 1)
     assert row["train loss"] == pytest.approx(np.mean(results.histories["rnn", 0].loss))
-    assert row["seconds"] > 0 and row["skipped"] == 0
+    assert row["seconds"] > 0 and row["skipped"] == 0 and row["steps"] == 4
 
 
 @pytest.mark.parametrize(

@@ -250,6 +250,41 @@ def test_without_patience_every_step_runs_and_the_last_step_is_validated():
     assert hist.val_step == [10, 20, 25] and hist.best_step == 25
 
 
+def test_stop_ends_the_training_when_it_says_so():
+    # stop once the score is below 1: at the 3rd validation (step 30) of 10
+    score = Scripted([5.0, 2.0, 0.5, 0.4, 0.3])
+    seen = []
+
+    def below_one(history):
+        seen.append((list(history.val_step), list(history.val_loss)))
+        return history.val_loss[-1] < 1
+
+    model, hist = _fit(100, score, eval_every=10, stop=below_one)
+    assert hist.stopped_early and len(hist.loss) == len(hist.grad_norm) == 30
+    assert seen == [([10], [5.0]), ([10, 20], [5.0, 2.0]), ([10, 20, 30], [5.0, 2.0, 0.5])]
+    for p, best in zip(model.parameters(), score.weights[2], strict=True):
+        torch.testing.assert_close(p.detach(), best, rtol=0, atol=0)
+    # the training run up to the stop is the run without it
+    _, full = _fit(100, Scripted([5.0, 2.0, 0.5] + [0.4] * 7), eval_every=10)
+    assert not full.stopped_early and hist.loss == full.loss[:30]
+
+
+def test_stop_is_not_asked_after_the_last_update_and_patience_comes_first():
+    calls = []
+    _, hist = _fit(25, Scripted([3.0, 2.0, 1.0]), eval_every=10, stop=calls.append)
+    assert len(hist.loss) == 25 and not hist.stopped_early and len(calls) == 2
+    # a stop that never fires leaves the patience in charge; patience stops before stop is asked
+    calls = []
+    _, hist = _fit(100, Scripted([1.0, 2.0, 3.0]), eval_every=10, patience=2, stop=calls.append)
+    assert hist.stopped_early and len(hist.loss) == 30 and len(calls) == 2
+
+
+def test_stop_without_validation_sees_the_training_losses():
+    # no validation or metrics: stop is still asked every eval_every updates
+    _, hist = _fit(200, None, eval_every=20, stop=lambda h: len(h.loss) >= 60)
+    assert hist.stopped_early and len(hist.loss) == 60 and hist.val_step == []
+
+
 def test_the_best_weights_are_restored():
     score = Scripted([2.0, 0.5, 1.0, 3.0])
     model, hist = _fit(40, score, eval_every=10)
@@ -323,6 +358,7 @@ def test_non_finite_scores_are_never_the_best():
         ({"window": 0}, ValueError, "window must be a positive integer"),
         ({"carry_state": 1}, TypeError, "carry_state must be True or False"),
         ({"forward": "encoder"}, TypeError, "forward must be a function"),
+        ({"stop": True}, TypeError, "stop must be a function; got bool"),
     ],
 )
 def test_bad_validation_arguments(kwargs, error, match):
