@@ -14,6 +14,9 @@ copy            (L, B, K+2)         y (L, B) int, mask  cross-entropy on the rec
                                                         recall accuracy; log K
 temporal order  (T, B, 8)           y (B,) int in 0..3  cross-entropy; accuracy; log 4
 noisy sine      (T, B, 1)           y (T, B, 1) float   MSE; repeating the last input
+a^n b^n         (2 n_max, B, 2)     y (T, B), masks     cross-entropy on the real steps;
+                                                        sequences whose deterministic
+                                                        steps are all right; none
 ==============  ==================  ==================  =================================
 
 The losses and metrics take the model's output first and the targets after it, in the order
@@ -34,6 +37,8 @@ from torch import nn
 from companion import checks
 
 ADDING_BASELINE_MSE = 1.0 / 6.0
+#: The a^n b^n alphabet: the two letters (the inputs, ids 0 and 1) and the end symbol (id 2).
+ANBN_SYMBOLS = ("a", "b", "$")
 #: The temporal order alphabet. Four distractors, start B, end E, the two informative symbols.
 TEMPORAL_SYMBOLS = ("a", "b", "c", "d", "B", "E", "X", "Y")
 
@@ -205,6 +210,49 @@ def noisy_sine_baseline_mse(period: float, noise: float = 0.1) -> float:
     return float(1.0 - np.cos(2 * np.pi / low) + noise**2)
 
 
+def anbn_sequences(ns) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The strings a^n b^n, one per n in ``ns``, as next-symbol prediction (Weiss, Goldberg and
+    Yahav 2018, "On the practical computational power of finite precision RNNs for language
+    recognition", ACL; arXiv 1805.04908).
+
+    Column b holds s = a^n b^n $ with n = ns[b], read one symbol at a time::
+
+        x_t = s_t,  y_t = s_{t+1}          t = 0 .. 2n - 1   (valid)
+        deterministic:  n <= t <= 2n - 1   (the b's after the first, and the end symbol $)
+
+    Before the first b, a reader cannot know whether the next symbol is a or b; once a b has
+    been read, every next symbol follows from the number of a's, so a model that counts gets
+    each one right, for every n. Columns are padded after their end (x zero, y 0, both masks
+    False), so a causal model's outputs on the real steps do not depend on the padding.
+
+    Returns ``x`` (T, B, 2) one-hot float32 over a, b; ``y`` (T, B) int64 ids in
+    ``ANBN_SYMBOLS``; ``valid`` and ``deterministic`` (T, B) bool; T = 2 max(ns), B = len(ns).
+    Raises ValueError for an empty ``ns`` or an n below 1, TypeError for a non-integer n.
+    """
+    ns = [checks.positive_int("n", n) for n in ns]
+    if not ns:
+        raise ValueError("ns must hold at least one n")
+    n = np.array(ns)[None, :]  # (1, B)
+    t = np.arange(2 * n.max())[:, None]  # (T, 1)
+    valid = t < 2 * n
+    x = np.zeros((t.size, n.size, 2), dtype=np.float32)
+    x[..., 0] = t < n  # a
+    x[..., 1] = (t >= n) & valid  # b
+    y = np.where(t + 1 < n, 0, np.where(t + 1 < 2 * n, 1, 2))
+    y = np.where(valid, y, 0).astype(np.int64)
+    return x, y, valid, (t >= n) & valid
+
+
+def anbn(
+    B: int, rng: np.random.Generator, n_max: int = 50, n_min: int = 1
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A batch of ``anbn_sequences`` with each n drawn uniformly from [n_min, n_max]."""
+    checks.generator(rng)
+    B, n_min = checks.positive_int("B", B), checks.positive_int("n_min", n_min)
+    n_max = checks.integer("n_max", n_max, minimum=n_min)
+    return anbn_sequences(rng.integers(n_min, n_max + 1, size=B))
+
+
 # --- losses and metrics: the model's output first, then the targets -----------------------
 
 
@@ -254,6 +302,58 @@ def accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
 def recall_accuracy(logits: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> float:
     """Fraction of the masked steps where argmax ``logits`` (T, B, Q) is ``y`` (T, B)."""
     return float((logits.argmax(-1) == y)[mask].double().mean())
+
+
+def anbn_loss(
+    logits: torch.Tensor, y: torch.Tensor, valid: torch.Tensor, deterministic: torch.Tensor
+) -> torch.Tensor:
+    """``masked_cross_entropy`` of the next symbol over the real (``valid``) steps of
+    ``anbn``'s batch; ``logits`` (T, B, 3). ``deterministic`` is not used (it is a target of
+    the batch, for the metric)."""
+    return masked_cross_entropy(logits, y, valid)
+
+
+def anbn_correct(logits: torch.Tensor, y: torch.Tensor, deterministic: torch.Tensor) -> np.ndarray:
+    """(B,) bool: for each sequence, whether argmax ``logits`` (T, B, 3) is ``y`` (T, B) at
+    every ``deterministic`` step (T, B)."""
+    wrong = (torch.as_tensor(logits).argmax(-1) != torch.as_tensor(y)) & torch.as_tensor(
+        deterministic, dtype=torch.bool
+    )
+    return ~wrong.any(0).cpu().numpy()
+
+
+def anbn_accuracy(
+    logits: torch.Tensor, y: torch.Tensor, valid: torch.Tensor, deterministic: torch.Tensor
+) -> float:
+    """Fraction of the sequences whose deterministic steps are all predicted right."""
+    return float(anbn_correct(logits, y, deterministic).mean())
+
+
+def anbn_generalisation(model: Callable[[torch.Tensor], torch.Tensor], n_max: int = 200):
+    """Up to which n a model predicts every deterministic symbol of a^n b^n $ right.
+
+    ``model`` maps x (T, B, 2) to logits (T, B, 3) (a ``SequenceModel`` with readout 'all',
+    or any function); it reads a^n b^n for every n = 1 .. ``n_max`` in one batch (an
+    ``nn.Module`` in eval mode, without gradients). Returns ``(largest, correct)``:
+    ``correct`` (n_max,) bool, entry n - 1 for n; ``largest`` the largest N such that every
+    n <= N is right (0 if n = 1 is wrong). Training on n <= 50 and ``largest`` = 200 means
+    the model counts beyond the lengths it saw.
+    """
+    n_max = checks.positive_int("n_max", n_max)
+    x, y, _, deterministic = anbn_sequences(range(1, n_max + 1))
+    was_training = getattr(model, "training", None)
+    if was_training is not None:
+        model.eval()
+    try:
+        with torch.no_grad():
+            dtype = next(model.parameters()).dtype if isinstance(model, nn.Module) else None
+            logits = model(torch.as_tensor(x, dtype=dtype))
+    finally:
+        if was_training is not None:
+            model.train(was_training)
+    correct = anbn_correct(logits, torch.as_tensor(y), torch.as_tensor(deterministic))
+    largest = int(np.argmin(correct)) if not correct.all() else n_max
+    return largest, correct
 
 
 # --- a task as one object -------------------------------------------------------------------
@@ -309,6 +409,20 @@ class Task:
                    input_size=n_symbols + 2, output_size=n_symbols + 2, readout="all",
                    metrics={"recall accuracy": recall_accuracy},
                    baseline=copy_baseline(delay, n_symbols, n_copy, loss="recall"),
+                   batch_size=batch_size, test_size=test_size)  # fmt: skip
+
+    @classmethod
+    def anbn(
+        cls, n_max: int = 50, n_min: int = 1, batch_size: int = 32, test_size: int = 200
+    ) -> Task:
+        """a^n b^n with n uniform in [n_min, n_max]: ``anbn_loss``, ``anbn_accuracy`` (the
+        fraction of sequences with every deterministic step right); no baseline. Test beyond
+        the training lengths with ``anbn_generalisation``."""
+        n_max = checks.integer("n_max", n_max, minimum=checks.positive_int("n_min", n_min))
+        sample = lambda rng, B: anbn(B, rng, n_max, n_min)  # noqa: E731
+        return cls(f"a^n b^n, n in [{n_min}, {n_max}]", sample, anbn_loss, input_size=2,
+                   output_size=len(ANBN_SYMBOLS), readout="all",
+                   metrics={"sequences right": anbn_accuracy},
                    batch_size=batch_size, test_size=test_size)  # fmt: skip
 
 
