@@ -23,17 +23,18 @@ What both sides share, importing neither torch nor matplotlib at the top:
 
 numpy only: ``companion.optim`` (SGD, Adam for parameter dicts), ``companion.corpus`` (a
 character corpus from Python's standard library), ``companion.charlm`` (a numpy character
-language model), ``companion.timeseries`` (sunspots, splits, baselines).
+language model), ``companion.timeseries`` (sunspots, splits, baselines),
+``companion.memory_probes`` (the state a character model must carry through source code).
 
 torch: ``companion.tasks`` (each task's data, loss, metrics and baseline),
 ``companion.models`` (``SequenceModel``: an encoder and a readout), ``companion.train``
-(the training loop), ``companion.experiments`` (fair comparisons), ``companion.bench``
-(timings).
+(the training loop), ``companion.experiments`` (fair comparisons), ``companion.counting``
+(a^n b^n beyond the training lengths), ``companion.bench`` (timings).
 
 The book's tooling: ``companion.notebook`` (``setup``, which every chapter calls first),
-``companion.numerics`` (the pinned numerical environment), ``companion.style`` and
-``companion.diagrams`` (figures), ``companion.exercises`` (the exercise checks) and
-``companion.instructor`` (the student edition and the grader).
+``companion.numerics`` (the pinned numerical environment), ``companion.style``,
+``companion.diagrams`` and ``companion.textfig`` (figures), ``companion.exercises`` (the
+exercise checks) and ``companion.instructor`` (the student edition and the grader).
 """
 
 __version__ = "0.1.0"
