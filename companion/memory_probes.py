@@ -51,7 +51,7 @@ BRACKETS = ")]}"
 OPENERS = "([{"
 #: The quote characters; a label's quote code is the index into this.
 QUOTES = "'\""
-#: Lower edges of the distance bins: [1, 10), [10, 30), [30, 100), [100, inf).
+#: The lower edges of the distance bins, which are [1, 10), [10, 30), [30, 100) and [100, inf).
 DISTANCE_BINS = (1, 10, 30, 100)
 INDENT_GROUPS = ("deeper", "same", "shallower")
 
@@ -79,7 +79,7 @@ class Labels:
 
     @property
     def in_string(self) -> np.ndarray:
-        """(N,) bool: inside a string literal (its quotes included)."""
+        """True where t is inside a string literal (its quotes included), shape (N,)."""
         return self.quote >= 0
 
     def bracket_distance(self) -> np.ndarray:

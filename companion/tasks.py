@@ -37,7 +37,7 @@ from torch import nn
 from companion import checks
 
 ADDING_BASELINE_MSE = 1.0 / 6.0
-#: The a^n b^n alphabet: the two letters (the inputs, ids 0 and 1) and the end symbol (id 2).
+#: The a^n b^n alphabet, the two letters (the inputs, ids 0 and 1) and the end symbol (id 2).
 ANBN_SYMBOLS = ("a", "b", "$")
 #: The temporal order alphabet. Four distractors, start B, end E, the two informative symbols.
 TEMPORAL_SYMBOLS = ("a", "b", "c", "d", "B", "E", "X", "Y")

@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 
 from companion import checks, style
 
-#: A diverging colormap readable by colour-blind readers: blue negative, red positive.
+#: A diverging colormap that colour-blind readers can read, blue negative and red positive.
 DIVERGING = "RdBu_r"
 NEWLINE_MARK = "\u21b5"  # the return sign drawn for a newline
 #: Inches per character cell across and per line down, and the font size in points.
