@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from companion import checks as check
+from companion import checks
 from companion.ref import rnn
 
 DISTRIBUTIONS = ("geometric", "uniform", "offset")
@@ -45,7 +45,7 @@ def window_slices(T: int, k: int) -> list[slice]:
 
     ``window_slices(7, 3)`` is ``[slice(0, 3), slice(3, 6), slice(6, 7)]``.
     """
-    T, k = check.positive_int("T", T), check.positive_int("k", k)
+    T, k = checks.positive_int("T", T), checks.positive_int("k", k)
     return [slice(s, min(s + k, T)) for s in range(0, T, k)]
 
 
@@ -76,9 +76,9 @@ def random_window_slices(
     variable truncation lengths *together with* compensation factors in the backpropagation
     equation (ARTBP); randomising the lengths alone, as here, only varies the horizon.
     """
-    T, k = check.positive_int("T", T), check.positive_int("k", k)
-    check.generator(rng)
-    check.one_of("dist", dist, DISTRIBUTIONS)
+    T, k = checks.positive_int("T", T), checks.positive_int("k", k)
+    checks.generator(rng)
+    checks.one_of("dist", dist, DISTRIBUTIONS)
     windows, s = [], 0
     while s < T:
         if dist == "geometric":
@@ -122,12 +122,12 @@ def rnn_truncated_grads(
     Returns:
         ``(grads, h_T)``: a dict keyed like ``params``, and the final state (B, H).
     """
-    T, B, D = check.sequence(x)
-    H = check.params(params, rnn.G, D, rnn.FAMILY)
-    dh_seq = check.float_array("dh_seq", dh_seq)
+    T, B, D = checks.sequence(x)
+    H = checks.params(params, rnn.G, D, rnn.FAMILY)
+    dh_seq = checks.float_array("dh_seq", dh_seq)
     if dh_seq.shape != (T, B, H):
         raise ValueError(f"dh_seq must have shape (T, B, H) = {(T, B, H)}; got {dh_seq.shape}")
-    k = check.positive_int("k", k)
+    k = checks.positive_int("k", k)
     grads = {name: np.zeros_like(p) for name, p in params.items()}
     h = h0
     for w in window_slices(T, k):

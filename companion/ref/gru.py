@@ -54,8 +54,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from companion import checks as check
-from companion import families
+from companion import checks, families
 from companion.ref.activations import sigmoid
 
 FAMILY = "gru"
@@ -67,7 +66,7 @@ UPDATES = ("torch", "chung")
 
 def _cell(x_t, h_prev, params, reset, update):
     """One step; returns the gates (r, z, n), ghn = W_hn h_{t-1} + b_hn, and h_t, each (B, H)."""
-    W_ih, W_hh, b_ih, b_hh = (params[k] for k in check.PARAM_NAMES)
+    W_ih, W_hh, b_ih, b_hh = (params[k] for k in checks.PARAM_NAMES)
     H = W_hh.shape[1]
     ax = x_t @ W_ih.T + b_ih  # W_i. x_t + b_i. for r, z, n, (B, 3H)
     ah = h_prev @ W_hh[: 2 * H].T + b_hh[: 2 * H]  # W_h. h_{t-1} + b_h. for r, z, (B, 2H)
@@ -96,7 +95,7 @@ def step(
     Shapes: ``x_t`` (B, D), ``h_prev`` (B, H); returns ``h_t`` (B, H).
     """
     _options(reset, update)
-    check.step_args(x_t, h_prev, params, G, FAMILY)
+    checks.step_args(x_t, h_prev, params, G, FAMILY)
     return _cell(x_t, h_prev, params, reset, update)[2]
 
 
@@ -125,7 +124,7 @@ def forward(
         ``z``, ``n``, each (T, B, H).
     """
     _options(reset, update)
-    T, B, D, H, h0 = check.forward_args(x, h0, params, G, FAMILY)
+    T, B, D, H, h0 = checks.forward_args(x, h0, params, G, FAMILY)
     gates = {k: np.empty((T, B, H), dtype=x.dtype) for k in GATES}
     ghn_seq = np.empty((T, B, H), dtype=x.dtype) if reset == "after" else None
     h_seq = np.empty((T, B, H), dtype=x.dtype)
@@ -164,7 +163,7 @@ def backward(
     gradients of ``b_ih`` and ``b_hh`` differ in the n block when reset="after". No argument
     is modified.
     """
-    T, B, H, dh_seq, dh_T = check.backward_args(dh_seq, dh_T, cache, FAMILY)
+    T, B, H, dh_seq, dh_T = checks.backward_args(dh_seq, dh_T, cache, FAMILY)
     x, h0, params, h_seq = cache["x"], cache["h0"], cache["params"], cache["h_seq"]
     gates, ghn_seq, after = cache["gates"], cache["ghn_seq"], cache["reset"] == "after"
     sign = 1.0 if cache["update"] == "torch" else -1.0  # dz = sign * dk
@@ -214,9 +213,9 @@ def flip_update_convention(params: dict) -> dict[str, np.ndarray]:
     flipped params computes exactly what update="torch" computes with ``params``, and back (the
     flip is its own inverse). The r and n blocks are unchanged; the input is not modified.
     """
-    H = check.params(params, G, _input_size(params), FAMILY)
-    out = {k: params[k].copy() for k in check.PARAM_NAMES}
-    for k in check.PARAM_NAMES:
+    H = checks.params(params, G, _input_size(params), FAMILY)
+    out = {k: params[k].copy() for k in checks.PARAM_NAMES}
+    for k in checks.PARAM_NAMES:
         out[k][H : 2 * H] *= -1.0
     return out
 
@@ -231,7 +230,7 @@ def init_params(
     value makes z start near 1 and the cell keep its state (the GRU's forget-bias analogue);
     for update="chung" the same effect needs a negative value.
     """
-    return check.init_params(D, H, G, rng, dtype, {1: update_bias})
+    return checks.init_params(D, H, G, rng, dtype, {1: update_bias})
 
 
 def count_params(D: int, H: int, torch_biases: bool = True) -> int:
@@ -247,11 +246,11 @@ def count_params(D: int, H: int, torch_biases: bool = True) -> int:
 
 
 def _input_size(params: object) -> int:
-    """D read from ``params['W_ih']`` when it is there (``check.params`` reports the rest)."""
+    """D read from ``params['W_ih']`` when it is there (``checks.params`` reports the rest)."""
     W_ih = params.get("W_ih") if isinstance(params, Mapping) else None
     return W_ih.shape[-1] if isinstance(W_ih, np.ndarray) and W_ih.ndim == 2 else -1
 
 
 def _options(reset: str, update: str) -> None:
-    check.one_of("reset", reset, RESETS)
-    check.one_of("update", update, UPDATES)
+    checks.one_of("reset", reset, RESETS)
+    checks.one_of("update", update, UPDATES)

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from companion import checks as check
+from companion import checks
 from companion.ref import _hoisted
 from companion.ref.gru import FAMILY as PLAIN_FAMILY
 from companion.ref.gru import G
@@ -72,7 +72,7 @@ def forward(
     ``(h_seq, h_T, cache)``. Float32 or float64. For reset="before" or update="chung" use
     ``companion.ref.gru``.
     """
-    T, B, D, H, h0 = check.forward_args(x, h0, params, G, PLAIN_FAMILY)
+    T, B, D, H, h0 = checks.forward_args(x, h0, params, G, PLAIN_FAMILY)
     dtype = x.dtype
     scale = np.ones(G * H, dtype=dtype)
     scale[: 2 * H] = 0.5  # the r and z rows: tanh of the halved pre-activation
@@ -117,7 +117,7 @@ def backward(
     Same arguments and returns: ``dh_seq`` (T, B, H); ``dh_T`` (B, H) or None; returns
     ``(dx, dh0, grads)``. No argument is modified.
     """
-    T, B, H, dh_seq, dh_T = check.backward_args(dh_seq, dh_T, cache, FAMILY)
+    T, B, H, dh_seq, dh_T = checks.backward_args(dh_seq, dh_T, cache, FAMILY)
     x, params, A, GH, Hs = (cache[k] for k in ("x", "params", "gates", "gh", "h"))
     dtype = x.dtype
     z, h_prev = A[:, :, 1], Hs[:-1]

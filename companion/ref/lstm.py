@@ -33,8 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from companion import checks as check
-from companion import families
+from companion import checks, families
 from companion.ref.activations import sigmoid
 
 FAMILY = "lstm"
@@ -63,7 +62,7 @@ def step(
     Shapes: ``x_t`` (B, D); ``state`` the pair (h_prev, c_prev), each (B, H); returns the
     pair (h_t, c_t), each (B, H).
     """
-    h_prev, c_prev = check.step_args(x_t, state, params, G, FAMILY, pair=True)
+    h_prev, c_prev = checks.step_args(x_t, state, params, G, FAMILY, pair=True)
     b = params["b_ih"] + params["b_hh"]
     _, h, c = _cell(x_t, h_prev, c_prev, params["W_ih"], params["W_hh"], b)
     return h, c
@@ -85,7 +84,7 @@ def forward(
         gate values ``i``, ``f``, ``g``, ``o``, each (T, B, H), and ``cache["c_seq"]`` the
         cell states c_1..c_T, (T, B, H).
     """
-    T, B, D, H, (h0, c0) = check.forward_args(x, state0, params, G, FAMILY, pair=True)
+    T, B, D, H, (h0, c0) = checks.forward_args(x, state0, params, G, FAMILY, pair=True)
     W_ih, W_hh = params["W_ih"], params["W_hh"]
     b = params["b_ih"] + params["b_hh"]
     gates = {k: np.empty((T, B, H), dtype=x.dtype) for k in GATES}
@@ -128,7 +127,7 @@ def backward(
         ``(dx, (dh0, dc0), grads)``: shapes (T, B, D), (B, H) twice, and a dict keyed like
         ``params``. No argument is modified.
     """
-    T, B, H, dh_seq, (dh_T, dc_T) = check.backward_args(dh_seq, dstate_T, cache, FAMILY, pair=True)
+    T, B, H, dh_seq, (dh_T, dc_T) = checks.backward_args(dh_seq, dstate_T, cache, FAMILY, pair=True)
     x, h0, c0, params = cache["x"], cache["h0"], cache["c0"], cache["params"]
     h_seq, c_seq, gates = cache["h_seq"], cache["c_seq"], cache["gates"]
     W_ih, W_hh = params["W_ih"], params["W_hh"]
@@ -169,7 +168,7 @@ def init_params(
     f block ``b_ih[H:2H]``, so that sigma(a_f) starts near sigma(forget_bias): 1.0 is the
     initialisation of Jozefowicz et al. (2015), which keeps the cell's memory at the start.
     """
-    return check.init_params(D, H, G, rng, dtype, {1: forget_bias})
+    return checks.init_params(D, H, G, rng, dtype, {1: forget_bias})
 
 
 def count_params(D: int, H: int, torch_biases: bool = True) -> int:

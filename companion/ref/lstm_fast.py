@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from companion import checks as check
+from companion import checks
 from companion.ref import _hoisted
 from companion.ref.lstm import FAMILY as PLAIN_FAMILY
 from companion.ref.lstm import G
@@ -88,7 +88,7 @@ def forward(
     Same arguments and returns: ``x`` (T, B, D); ``state0`` the pair (h0, c0) of (B, H)
     arrays or None for zeros; returns ``(h_seq, (h_T, c_T), cache)``. Float32 or float64.
     """
-    T, B, D, H, (h0, c0) = check.forward_args(x, state0, params, G, PLAIN_FAMILY, pair=True)
+    T, B, D, H, (h0, c0) = checks.forward_args(x, state0, params, G, PLAIN_FAMILY, pair=True)
     dtype = x.dtype
     scale, shift = _half_sigmoid_rows(H, dtype)
     W_ih_scaled = params["W_ih"] * scale[:, None]
@@ -141,7 +141,7 @@ def backward(
     (either may be None) or None; returns ``(dx, (dh0, dc0), grads)``. No argument is
     modified.
     """
-    T, B, H, dh_seq, (dh_T, dc_T) = check.backward_args(dh_seq, dstate_T, cache, FAMILY, pair=True)
+    T, B, H, dh_seq, (dh_T, dc_T) = checks.backward_args(dh_seq, dstate_T, cache, FAMILY, pair=True)
     x, params, A, Hs, Cs, tanh_c = (cache[k] for k in ("x", "params", "gates", "h", "c", "tanh_c"))
     dtype = x.dtype
     gates = A.reshape(T, B, G, H)

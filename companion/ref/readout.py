@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from companion import checks as check
+from companion import checks
 
 FAMILY = "readout"
 
@@ -47,13 +47,13 @@ def backward(dout: np.ndarray, cache: dict) -> tuple[np.ndarray, dict[str, np.nd
     Shapes: ``dout`` (..., Q) like ``out``; ``dh`` (..., H); ``dW_hq`` (Q, H); ``db_q`` (Q,).
     Sums run over every leading axis (all time steps and batch rows).
     """
-    check.cache(cache, FAMILY)
+    checks.cache(cache, FAMILY)
     h, W_hq = cache["h"], cache["W_hq"]
-    dout = check.float_array("dout", dout)
+    dout = checks.float_array("dout", dout)
     expected = h.shape[:-1] + (W_hq.shape[0],)
     if dout.shape != expected:
         raise ValueError(f"dout must have the shape of out, {expected}; got {dout.shape}")
-    check.same_dtype(dout=dout, h=h)
+    checks.same_dtype(dout=dout, h=h)
     dh = dout @ W_hq  # dh_t = W_hq^T dy_hat_t
     do2 = dout.reshape(-1, W_hq.shape[0])  # (N, Q), N = product of the leading axes
     h2 = h.reshape(-1, W_hq.shape[1])  # (N, H)
@@ -65,8 +65,8 @@ def init_params(
     H: int, Q: int, rng: np.random.Generator, dtype: type = np.float64
 ) -> dict[str, np.ndarray]:
     """Draw ``W_hq`` (Q, H) and ``b_q`` (Q,) uniform on (-1/sqrt(H), 1/sqrt(H)), as torch does."""
-    rng = check.generator(rng)
-    H, Q = check.positive_int("H", H), check.positive_int("Q", Q)
+    rng = checks.generator(rng)
+    H, Q = checks.positive_int("H", H), checks.positive_int("Q", Q)
     k = 1.0 / np.sqrt(H)
     return {
         "W_hq": rng.uniform(-k, k, size=(Q, H)).astype(dtype),
@@ -79,20 +79,20 @@ def mse(out: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
 
     L = (1/N) sum_i (out_i - y_i)^2,  dL/dout = 2 (out - y) / N. ``out`` and ``y`` share a shape.
     """
-    out = check.float_array("out", out)
-    y = check.float_array("y", y)
+    out = checks.float_array("out", out)
+    y = checks.float_array("y", y)
     if out.shape != y.shape:
         raise ValueError(f"mse needs out and y of one shape; got {out.shape} and {y.shape}")
     if out.size == 0:
         raise ValueError(f"mse needs at least one entry; got shape {out.shape}")
-    check.same_dtype(out=out, y=y)
+    checks.same_dtype(out=out, y=y)
     diff = out - y
     return float(np.mean(diff**2)), diff * out.dtype.type(2.0 / out.size)
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:
     """log p_k = y_hat_k - m - log sum_j exp(y_hat_j - m), m = max_j y_hat_j, over the last axis."""
-    logits = check.float_array("logits", logits)
+    logits = checks.float_array("logits", logits)
     shifted = logits - logits.max(axis=-1, keepdims=True)  # the largest is 0: no overflow
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
@@ -103,8 +103,8 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     Stable: the maximum is subtracted before exponentiating. ``temperature`` tau > 0; a small
     tau sharpens the distribution towards the argmax, a large one flattens it.
     """
-    logits = check.float_array("logits", logits)
-    tau = check.positive_number("temperature", temperature)
+    logits = checks.float_array("logits", logits)
+    tau = checks.positive_number("temperature", temperature)
     if logits.ndim < 1 or logits.shape[-1] < 1:
         raise ValueError(f"logits must have shape (..., V) with V >= 1; got {logits.shape}")
     z = (logits - logits.max(axis=-1, keepdims=True)) / logits.dtype.type(tau)
@@ -136,9 +136,9 @@ def softmax_cross_entropy(logits: np.ndarray, targets: np.ndarray) -> tuple[floa
 
 def _readout_args(h: object, W_hq: object, b_q: object) -> None:
     """The checks of ``forward``: h (..., H), W_hq (Q, H), b_q (Q,), one floating dtype."""
-    h = check.float_array("h", h)
-    W_hq = check.float_array("W_hq", W_hq)
-    b_q = check.float_array("b_q", b_q)
+    h = checks.float_array("h", h)
+    W_hq = checks.float_array("W_hq", W_hq)
+    b_q = checks.float_array("b_q", b_q)
     if h.ndim < 1:
         raise ValueError(f"h must have shape (..., H) with at least one dimension; got {h.shape}")
     H = h.shape[-1]
@@ -147,12 +147,12 @@ def _readout_args(h: object, W_hq: object, b_q: object) -> None:
     Q = W_hq.shape[0]
     if b_q.shape != (Q,):
         raise ValueError(f"b_q must have shape (Q,) = ({Q},); got {b_q.shape}")
-    check.same_dtype(h=h, W_hq=W_hq, b_q=b_q)
+    checks.same_dtype(h=h, W_hq=W_hq, b_q=b_q)
 
 
 def _targets_args(logits: object, targets: object) -> int:
     """The checks of ``softmax_cross_entropy``; returns V."""
-    logits = check.float_array("logits", logits)
+    logits = checks.float_array("logits", logits)
     if not isinstance(targets, np.ndarray):
         raise TypeError(f"targets must be a numpy array of integers; got {type(targets).__name__}")
     if not np.issubdtype(targets.dtype, np.integer):

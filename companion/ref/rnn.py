@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from companion import checks as check
+from companion import checks
 from companion.ref.activations import get as activation
 
 FAMILY = "rnn"
@@ -34,8 +34,8 @@ def step(
 
     Shapes: ``x_t`` (B, D), ``h_prev`` (B, H); returns ``h_t`` (B, H).
     """
-    check.step_args(x_t, h_prev, params, G, FAMILY)
-    phi, _ = activation(check.one_of("nonlinearity", nonlinearity, NONLINEARITIES))
+    checks.step_args(x_t, h_prev, params, G, FAMILY)
+    phi, _ = activation(checks.one_of("nonlinearity", nonlinearity, NONLINEARITIES))
     a = x_t @ params["W_ih"].T + params["b_ih"] + h_prev @ params["W_hh"].T + params["b_hh"]
     return phi(a)
 
@@ -55,8 +55,8 @@ def forward(
         ``(h_seq, h_T, cache)``: every hidden state, shape (T, B, H); the last one, (B, H);
         and what ``backward`` needs.
     """
-    T, B, D, H, h0 = check.forward_args(x, h0, params, G, FAMILY)
-    phi, _ = activation(check.one_of("nonlinearity", nonlinearity, NONLINEARITIES))
+    T, B, D, H, h0 = checks.forward_args(x, h0, params, G, FAMILY)
+    phi, _ = activation(checks.one_of("nonlinearity", nonlinearity, NONLINEARITIES))
     W_ih, W_hh = params["W_ih"], params["W_hh"]
     b = params["b_ih"] + params["b_hh"]
     a_seq = np.empty((T, B, H), dtype=x.dtype)
@@ -92,7 +92,7 @@ def backward(
         ``(dx, dh0, grads)``: shapes (T, B, D), (B, H), and a dict keyed like ``params``.
         No argument is modified.
     """
-    T, B, H, dh_seq, dh_T = check.backward_args(dh_seq, dh_T, cache, FAMILY)
+    T, B, H, dh_seq, dh_T = checks.backward_args(dh_seq, dh_T, cache, FAMILY)
     x, h0, params, a_seq, h_seq = (cache[k] for k in ("x", "h0", "params", "a_seq", "h_seq"))
     _, dphi = activation(cache["nonlinearity"])
     W_ih, W_hh = params["W_ih"], params["W_hh"]
@@ -116,4 +116,4 @@ def init_params(
     D: int, H: int, rng: np.random.Generator, dtype: type = np.float64
 ) -> dict[str, np.ndarray]:
     """Draw ``W_ih`` (H, D), ``W_hh`` (H, H), ``b_ih`` (H,), ``b_hh`` (H,) as torch does."""
-    return check.init_params(D, H, G, rng, dtype)
+    return checks.init_params(D, H, G, rng, dtype)

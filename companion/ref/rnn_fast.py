@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from companion import checks as check
+from companion import checks
 from companion.ref import _hoisted
 from companion.ref.rnn import FAMILY as PLAIN_FAMILY
 from companion.ref.rnn import NONLINEARITIES, G
@@ -35,8 +35,8 @@ def forward(
     Same arguments and returns: ``x`` (T, B, D); ``h0`` (B, H) or None for zeros;
     ``nonlinearity`` 'tanh' or 'relu'; returns ``(h_seq, h_T, cache)``.
     """
-    T, B, D, H, h0 = check.forward_args(x, h0, params, G, PLAIN_FAMILY)
-    check.one_of("nonlinearity", nonlinearity, NONLINEARITIES)
+    T, B, D, H, h0 = checks.forward_args(x, h0, params, G, PLAIN_FAMILY)
+    checks.one_of("nonlinearity", nonlinearity, NONLINEARITIES)
     dtype = x.dtype
     W_hh_T = np.ascontiguousarray(params["W_hh"].T)
     A = (x.reshape(T * B, D) @ params["W_ih"].T).reshape(T, B, H)
@@ -65,7 +65,7 @@ def backward(
     Same arguments and returns: ``dh_seq`` (T, B, H); ``dh_T`` (B, H) or None; returns
     ``(dx, dh0, grads)``. No argument is modified.
     """
-    T, B, H, dh_seq, dh_T = check.backward_args(dh_seq, dh_T, cache, FAMILY)
+    T, B, H, dh_seq, dh_T = checks.backward_args(dh_seq, dh_T, cache, FAMILY)
     x, params, Hs = cache["x"], cache["params"], cache["h"]
     dtype = x.dtype
     h = Hs[1:]
