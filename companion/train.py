@@ -84,6 +84,8 @@ def train(
         model: a ``torch.nn.Module`` mapping x (T, B, D) to outputs, e.g. ``SequenceModel``.
         batch_fn: called for each batch; returns ``(x, *targets)`` as numpy arrays or tensors.
             Floating arrays are cast to the model's dtype. With ``window``: long streams.
+            ``x`` may be a tuple of arrays for a model of several inputs (a padded source and
+            its lengths, say), which is then called as ``model(*x)`` (not with ``window``).
         loss_fn: ``loss_fn(model(x), *targets)`` -> scalar tensor.
         steps: number of updates.
         lr: Adam's learning rate.
@@ -146,7 +148,7 @@ def train(
         x, targets = _tensor(x, dtype), [_tensor(t, dtype) for t in targets]
         optimizer.zero_grad()
         if forward is None:
-            out = model(x)
+            out = model(*x) if isinstance(x, tuple) else model(x)
         else:
             out, state = forward(x, state if carry_state and not new_streams else None)
         loss = loss_fn(out, *targets)
@@ -238,11 +240,16 @@ def _arguments(
 def _batch_loss(model, forward, batch, loss_fn) -> float:
     dtype = next(model.parameters()).dtype
     x, *targets = (_tensor(a, dtype) for a in batch)
-    out = model(x) if forward is None else forward(x, None)[0]
+    if forward is None:
+        out = model(*x) if isinstance(x, tuple) else model(x)
+    else:
+        out = forward(x, None)[0]
     return float(loss_fn(out, *targets))
 
 
-def _tensor(a, dtype=None) -> torch.Tensor:
+def _tensor(a, dtype=None) -> torch.Tensor | tuple[torch.Tensor, ...]:
+    if isinstance(a, tuple):  # the several inputs of one model
+        return tuple(_tensor(e, dtype) for e in a)
     t = a if isinstance(a, torch.Tensor) else torch.as_tensor(np.asarray(a))
     if dtype is not None and t.is_floating_point():
         t = t.to(dtype)
@@ -259,6 +266,8 @@ def _windows(batch_fn: Callable[[], tuple], k: int):
     """Yield ``(new_streams, (x[w], *targets[w]))`` over the windows of fresh streams."""
     while True:
         x, *targets = batch_fn()
+        if isinstance(x, tuple):
+            raise TypeError("window= takes one input stream x (L, B, D), not a tuple of inputs")
         L = len(x)
         for t in targets:
             if len(t) != L:

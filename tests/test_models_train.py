@@ -495,3 +495,37 @@ def test_windows_need_targets_as_long_as_the_stream():
     with pytest.raises(ValueError, match=r"same length L = 25 on axis 0; got a target of length 5"):
         train.train(SequenceModel(1, 2, 1, readout="all"), lambda: (x, x[:5]), tasks.mse, 2,
                     window=10, progress=False)  # fmt: skip
+
+
+class _TwoInputs(torch.nn.Module):
+    """y = w x + b * lengths: a model called as model(x, lengths)."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(()))
+        self.b = torch.nn.Parameter(torch.zeros(()))
+
+    def forward(self, x, lengths):
+        return self.w * x + self.b * lengths.to(x.dtype)
+
+
+def test_a_tuple_of_inputs_is_spread_over_the_model_call():
+    gen = np.random.default_rng(0)
+
+    def batch():
+        x, n = gen.normal(size=8), gen.integers(1, 5, size=8)
+        return (x, n), 2.0 * x + 0.5 * n
+
+    torch.manual_seed(0)
+    model = _TwoInputs()
+    h = train.train(model, batch, tasks.mse, steps=400, lr=0.05, progress=False, validation=batch())
+    assert abs(float(model.w) - 2.0) < 0.05 and abs(float(model.b) - 0.5) < 0.05
+    assert h.val_loss[-1] < 1e-3 * h.loss[0]
+
+
+def test_window_refuses_a_tuple_of_inputs():
+    def batch():
+        return (np.zeros((4, 1, 1)), np.ones(1)), np.zeros((4, 1, 1))
+
+    with pytest.raises(TypeError, match="not a tuple of inputs"):
+        train.train(_TwoInputs(), batch, tasks.mse, steps=1, progress=False, window=2)

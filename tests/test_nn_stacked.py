@@ -127,3 +127,66 @@ def test_bad_arguments_raise():
         Stacked(LSTM, D, H)(torch.randn(T, B, D + 1))
     with pytest.raises(ValueError, match="readout"):
         SequenceModel(D, H, 1, cell=LSTM(D, H), readout="first")
+
+
+# --- padded batches: lengths= equals torch's packed sequences -------------------------------
+@pytest.mark.parametrize("ours_cls,torch_cls", PAIRS, ids=ids)
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_lengths_match_packed_sequences(ours_cls, torch_cls, bidirectional):
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    ours, theirs = _pair(ours_cls, torch_cls, bidirectional=bidirectional)
+    lengths = torch.tensor([5, 2, 1])
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(T, B, D, generator=gen, **F64)
+    state = _state(ours_cls, dirs=2 if bidirectional else 1)
+    x1 = x.clone().requires_grad_(True)
+    out, s_n = ours(x1, state, lengths=lengths)
+    x2 = x.clone().requires_grad_(True)
+    packed, t_n = theirs(pack_padded_sequence(x2, lengths, enforce_sorted=False), state)
+    t_out, _ = pad_packed_sequence(packed, total_length=T)
+    torch.testing.assert_close(out, t_out, rtol=0, atol=1e-12)
+    s_n = s_n if isinstance(s_n, tuple) else (s_n,)
+    t_n = t_n if isinstance(t_n, tuple) else (t_n,)
+    for a, b in zip(s_n, t_n, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+    w = torch.randn(out.shape, generator=gen, **F64)
+    for o, s, m in ((out, s_n, ours), (t_out, t_n, theirs)):
+        ((o * w).sum() + sum((v**2).sum() for v in s)).backward()
+    torch.testing.assert_close(x1.grad, x2.grad, rtol=0, atol=1e-12)
+    theirs_grads = dict(theirs.named_parameters())
+    for name, p in ours.state_dict(keep_vars=True).items():
+        torch.testing.assert_close(p.grad, theirs_grads[name].grad, rtol=0, atol=1e-12)
+    assert (out[2:, 1] == 0).all() and (out[1:, 2] == 0).all()  # past each end: zeros
+
+
+def test_full_lengths_change_nothing():
+    ours, _ = _pair(GRU, torch.nn.GRU)
+    x = torch.randn(T, B, D, **F64)
+    out, h_n = ours(x)
+    out_l, h_n_l = ours(x, lengths=torch.full((B,), T))
+    torch.testing.assert_close(out_l, out, rtol=0, atol=0)
+    torch.testing.assert_close(h_n_l, h_n, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize(
+    "lengths,error,match",
+    [
+        (torch.tensor([5, 2]), ValueError, r"shape \(B,\) = \(3,\)"),
+        (torch.tensor([5, 0, 1]), ValueError, r"\[1, T\] = \[1, 5\]; got min 0"),
+        (torch.tensor([6, 2, 1]), ValueError, r"got min 1, max 6"),
+        (torch.tensor([5.0, 2.0, 1.0]), TypeError, "integers"),
+        ("5 2 1", TypeError, "integers"),
+    ],
+)
+def test_bad_lengths(lengths, error, match):
+    ours, _ = _pair(GRU, torch.nn.GRU)
+    with pytest.raises(error, match=match):
+        ours(torch.randn(T, B, D, **F64), lengths=lengths)
+
+
+def test_a_cell_takes_no_lengths():
+    from companion.nn import GRUCell
+
+    with pytest.raises(TypeError, match="takes no lengths"):
+        GRUCell(D, H)(torch.randn(B, D), lengths=[1, 1, 1])

@@ -36,6 +36,7 @@ from __future__ import annotations
 import math
 import re
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -169,31 +170,52 @@ class RecurrentBase(nn.Module):
         return state
 
     def scan(
-        self, x: torch.Tensor, state: State | None = None, return_gates: bool = False
+        self,
+        x: torch.Tensor,
+        state: State | None = None,
+        return_gates: bool = False,
+        lengths: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, State, dict[str, torch.Tensor] | None]:
         """The time loop: ``step`` for t = 1 .. T over x (T, B, D) from ``state`` (a tuple of
         (B, H), or None for zeros). Returns h_seq (T, B, H), the final public state (a
         tuple of (B, H)) and, with ``return_gates``, the gates and the state beyond h
-        stacked over time, each (T, B, H) (else None)."""
+        stacked over time, each (T, B, H) (else None). With ``lengths`` (B,), sequence b
+        stops at its own end: for t > lengths[b] its state is held and its output is 0, as
+        torch's packed sequences give."""
         ax = self.input_projection(x)  # (T, B, G H)
         carry = self.initial_carry(state, x)
         h_seq, record = [], []
         # unbind, not ax[t]: backward through indexing builds a full-size zero for every step
-        for ax_t in ax.unbind(0):
-            carry, gates = self.step(ax_t, carry)
-            h_seq.append(carry[0])
+        for t, ax_t in enumerate(ax.unbind(0)):
+            new, gates = self.step(ax_t, carry)
+            if lengths is None:
+                carry, h_t = new, new[0]
+            else:
+                live = (t < lengths)[:, None]  # (B, 1)
+                carry = tuple(torch.where(live, n, c) for n, c in zip(new, carry, strict=True))
+                h_t = torch.where(live, new[0], 0.0)
+            h_seq.append(h_t)
             if return_gates:
                 record.append(gates | dict(zip(self.state_names[1:], carry[1:], strict=False)))
         gates = {k: torch.stack([r[k] for r in record]) for k in record[0]} if record else None
         return torch.stack(h_seq), carry[: len(self.state_names)], gates
 
-    def forward(self, x: torch.Tensor, state: object = None, return_gates: bool = False):
+    def forward(
+        self,
+        x: torch.Tensor,
+        state: object = None,
+        return_gates: bool = False,
+        lengths: object = None,
+    ):
         x, state = self.check_forward_args(x, state)
         if self.is_cell:
+            if lengths is not None:
+                raise TypeError(f"{type(self).__name__} is a cell (one step): it takes no lengths")
             carry, gates = self.step(self.input_projection(x), self.initial_carry(state, x))
             out = self._public(carry[: len(self.state_names)])
             return (out, gates) if return_gates else out
-        h_seq, state, gates = self.scan(x, state, return_gates)
+        lengths = None if lengths is None else check_lengths(lengths, x)
+        h_seq, state, gates = self.scan(x, state, return_gates, lengths)
         out = h_seq, self._public(tuple(s[None] for s in state))  # states (1, B, H), as torch
         return (*out, gates) if return_gates else out
 
@@ -297,6 +319,29 @@ def check_sequence(x: object, input_size: int, dtype: torch.dtype) -> torch.Tens
             "and GRU raise 'Expected sequence length to be larger than 0')"
         )
     return check_dtype("input", x, dtype)
+
+
+def check_lengths(lengths: object, x: torch.Tensor) -> torch.Tensor:
+    """``lengths`` as an int64 tensor (B,) if each entry is an integer in [1, T] for the
+    padded batch x (T, B, ...): the number of real steps of each sequence, as the
+    ``lengths`` of ``torch.nn.utils.rnn.pack_padded_sequence``."""
+    T, B = x.shape[0], x.shape[1]
+    if isinstance(lengths, torch.Tensor):
+        t = lengths
+    else:
+        try:
+            t = torch.as_tensor(np.asarray(lengths))
+        except (TypeError, ValueError) as err:
+            raise TypeError(f"lengths must be integers, shape ({B},); got {_kind(lengths)}") from err
+    if t.dtype.is_floating_point or t.dtype == torch.bool or t.is_complex():
+        raise TypeError(f"lengths must be integers, shape ({B},); got dtype {t.dtype}")
+    if t.shape != (B,):
+        raise ValueError(f"lengths must have shape (B,) = ({B},); got {tuple(t.shape)}")
+    if B and (int(t.min()) < 1 or int(t.max()) > T):
+        raise ValueError(
+            f"lengths must lie in [1, T] = [1, {T}]; got min {int(t.min())}, max {int(t.max())}"
+        )
+    return t.to(device=x.device, dtype=torch.int64)
 
 
 def check_tensor(

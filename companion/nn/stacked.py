@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from companion import checks
-from companion.nn.base import check_sequence, check_tensor, reject_projections
+from companion.nn.base import check_lengths, check_sequence, check_tensor, reject_projections
 
 _TORCH_KEY = re.compile(r"^(?P<base>.+)_l(?P<layer>\d+)(?P<rev>_reverse)?$")
 
@@ -42,6 +42,18 @@ def _state_slice(state, k: int):
     if isinstance(state, torch.Tensor):
         return state[k : k + 1]
     return tuple(s[k : k + 1] for s in state)
+
+
+def _reversal(lengths: torch.Tensor, T: int) -> torch.Tensor:
+    """Indices (T, B) that reverse each sequence within its length and keep the padding:
+    t -> lengths[b] - 1 - t for t < lengths[b], else t. Applying them twice is the identity."""
+    t = torch.arange(T, device=lengths.device)[:, None]  # (T, 1)
+    return torch.where(t < lengths, lengths - 1 - t, t)  # (T, B)
+
+
+def _take(x: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
+    """x (T, B, F) re-ordered in time per sequence: out[t, b] = x[order[t, b], b]."""
+    return x.gather(0, order[:, :, None].expand_as(x))
 
 
 def _state_cat(states: list):
@@ -62,8 +74,12 @@ class Stacked(nn.Module):
         dropout: probability of zeroing an input of layers 1 .. L-1 in training mode.
         layer_kwargs: passed on, e.g. ``dtype=torch.float64``.
 
-    ``forward(x, state=None) -> (out, state_n)``: x (T, B, D), T >= 1; out (T, B, dirs H), the
-    last layer's outputs, forward features first; state as torch's, each tensor (L dirs, B, H).
+    ``forward(x, state=None, lengths=None) -> (out, state_n)``: x (T, B, D), T >= 1; out
+    (T, B, dirs H), the last layer's outputs, forward features first; state as torch's, each
+    tensor (L dirs, B, H). ``lengths`` (B,), for a padded batch, gives what a packed sequence
+    gives torch's modules: sequence b has ``lengths[b]`` real steps, the reverse direction
+    starts at its own last step, each state stops at the sequence's end (h_n is the state
+    there) and the outputs past the end are 0.
     The layer modules are ``self.layers[l * dirs + d]``.
 
     Warns ``UserWarning``, as ``torch.nn.LSTM`` does, when ``dropout > 0`` with one layer
@@ -118,8 +134,11 @@ class Stacked(nn.Module):
             f"bidirectional={self.bidirectional}"
         )
 
-    def forward(self, x: torch.Tensor, state=None):
+    def forward(self, x: torch.Tensor, state=None, lengths=None):
         x = self.check_forward_args(x, state)
+        if lengths is not None:
+            lengths = check_lengths(lengths, x)
+            order = _reversal(lengths, x.shape[0])  # (T, B): t -> lengths[b] - 1 - t
         states = []
         for n in range(self.num_layers):
             if n > 0:
@@ -127,9 +146,17 @@ class Stacked(nn.Module):
             outs = []
             for d in range(self.dirs):
                 k = n * self.dirs + d
-                x_d = x if d == 0 else x.flip(0)  # the reverse layer reads t = T .. 1
-                h_seq, s = self.layers[k](x_d, _state_slice(state, k))
-                outs.append(h_seq if d == 0 else h_seq.flip(0))  # back to time order
+                layer, s0 = self.layers[k], _state_slice(state, k)
+                if lengths is None:
+                    x_d = x if d == 0 else x.flip(0)  # the reverse layer reads t = T .. 1
+                    h_seq, s = layer(x_d, s0)
+                    outs.append(h_seq if d == 0 else h_seq.flip(0))  # back to time order
+                elif d == 0:
+                    h_seq, s = layer(x, s0, lengths=lengths)
+                    outs.append(h_seq)
+                else:  # each sequence reversed within its own length, then back
+                    h_seq, s = layer(_take(x, order), s0, lengths=lengths)
+                    outs.append(_take(h_seq, order))
                 states.append(s)
             x = torch.cat(outs, dim=-1)  # (T, B, dirs H)
         return x, _state_cat(states)
