@@ -151,7 +151,7 @@ def test_lengths_match_packed_sequences(ours_cls, torch_cls, bidirectional):
     for a, b in zip(s_n, t_n, strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
     w = torch.randn(out.shape, generator=gen, **F64)
-    for o, s, m in ((out, s_n, ours), (t_out, t_n, theirs)):
+    for o, s in ((out, s_n), (t_out, t_n)):
         ((o * w).sum() + sum((v**2).sum() for v in s)).backward()
     torch.testing.assert_close(x1.grad, x2.grad, rtol=0, atol=1e-12)
     theirs_grads = dict(theirs.named_parameters())

@@ -11,6 +11,7 @@ bidirectional networks from any of them (``companion.nn.stacked``). This package
 torch, never matplotlib.
 """
 
+from companion.nn.attention import AdditiveAttention, DotProductAttention
 from companion.nn.base import RecurrentBase
 from companion.nn.gru import GRU, GRUBase, GRUCell
 from companion.nn.lstm import LSTM, LSTMBase, LSTMCell
@@ -19,6 +20,8 @@ from companion.nn.stacked import Stacked
 from companion.nn.variants import VARIANTS, lstm_variant
 
 __all__ = [
+    "AdditiveAttention",
+    "DotProductAttention",
     "GRU",
     "GRUBase",
     "GRUCell",

@@ -332,7 +332,8 @@ def check_lengths(lengths: object, x: torch.Tensor) -> torch.Tensor:
         try:
             t = torch.as_tensor(np.asarray(lengths))
         except (TypeError, ValueError) as err:
-            raise TypeError(f"lengths must be integers, shape ({B},); got {_kind(lengths)}") from err
+            expected = f"lengths must be integers, shape ({B},)"
+            raise TypeError(f"{expected}; got {_kind(lengths)}") from err
     if t.dtype.is_floating_point or t.dtype == torch.bool or t.is_complex():
         raise TypeError(f"lengths must be integers, shape ({B},); got dtype {t.dtype}")
     if t.shape != (B,):
