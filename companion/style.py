@@ -37,3 +37,26 @@ RC = {
 def use_book_style() -> None:
     """Apply the book's matplotlib style (an opaque, colour-blind-safe look)."""
     mpl.rcParams.update(RC)
+
+
+def chinese_font() -> str | None:
+    """The family name of an installed font with Chinese glyphs, registered with matplotlib,
+    or None (Chinese labels would then draw as empty boxes: install one, e.g. Debian's
+    ``fonts-wqy-microhei``, which the book's CI installs). Found through fontconfig's
+    ``fc-list :lang=zh``; a figure passes the name as ``fontfamily=`` to its Chinese text
+    only, so that the book's default font stays everywhere else."""
+    import shutil
+    import subprocess
+
+    from matplotlib import font_manager
+
+    if shutil.which("fc-list") is None:
+        return None
+    listed = subprocess.run(
+        ["fc-list", ":lang=zh", "file"], capture_output=True, text=True, check=False
+    ).stdout
+    files = sorted(line.split(":")[0].strip() for line in listed.splitlines() if line.strip())
+    if not files:
+        return None
+    font_manager.fontManager.addfont(files[0])
+    return font_manager.FontProperties(fname=files[0]).get_name()

@@ -69,3 +69,31 @@ def test_package_has_a_version():
     import companion
 
     assert importlib.metadata.version("companion") == companion.__version__
+
+
+def test_chinese_font_draws_chinese_glyphs_when_one_is_installed():
+    import shutil
+    import subprocess
+    import warnings
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from companion.style import chinese_font
+
+    name = chinese_font()
+    listed = shutil.which("fc-list") and subprocess.run(
+        ["fc-list", ":lang=zh"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    if not listed:
+        assert name is None
+        return
+    assert name
+    fig, ax = plt.subplots()
+    ax.text(0.5, 0.5, "三十四万亿零", fontfamily=name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a missing glyph warns
+        fig.canvas.draw()
+    plt.close(fig)
