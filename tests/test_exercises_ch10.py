@@ -1,11 +1,13 @@
 """Chapter 10's exercise checks accept right answers and reject the usual wrong ones."""
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
 
 from companion.exercises import ExerciseCheckFailed, ch10
-from companion.ref import attention
+from companion.ref import attention, ctc
 
 
 def not_implemented(*args):
@@ -161,3 +163,127 @@ def test_top_candidates_best_per_beam_only_fails():
 def test_top_candidates_ignoring_the_scores_fails():
     with pytest.raises(ExerciseCheckFailed):
         ch10.check_top_candidates(lambda s, lp, n: top_candidates(np.zeros_like(s), lp, n))
+
+
+# --- check_ctc_log_alpha --------------------------------------------------------------------
+
+
+def log_alpha(log_probs, target, skip_repeats=False, log_space=True, start_both=True):
+    """A learner's loop, written from the recursion; the flags make it wrong on purpose."""
+    T = len(log_probs)
+    ext = [0]
+    for k in target:
+        ext += [int(k), 0]
+    S = len(ext)
+    if not log_space:  # probabilities, logged at the end: underflows on long inputs
+        y = np.exp(log_probs)
+        a = np.zeros((T, S))
+        a[0, 0] = y[0, 0]
+        if S > 1 and start_both:
+            a[0, 1] = y[0, ext[1]]
+        for t in range(1, T):
+            for s in range(S):
+                v = a[t - 1, s] + (a[t - 1, s - 1] if s >= 1 else 0.0)
+                if s >= 2 and ext[s] != 0 and (ext[s] != ext[s - 2] or skip_repeats):
+                    v += a[t - 1, s - 2]
+                a[t, s] = v * y[t, ext[s]]
+        with np.errstate(divide="ignore"):
+            return np.log(a)
+    la = np.full((T, S), -np.inf)
+    la[0, 0] = log_probs[0, 0]
+    if S > 1 and start_both:
+        la[0, 1] = log_probs[0, ext[1]]
+    for t, s in itertools.product(range(1, T), range(S)):
+        v = la[t - 1, s]
+        if s >= 1:
+            v = np.logaddexp(v, la[t - 1, s - 1])
+        if s >= 2 and ext[s] != 0 and (ext[s] != ext[s - 2] or skip_repeats):
+            v = np.logaddexp(v, la[t - 1, s - 2])
+        la[t, s] = v + log_probs[t, ext[s]]
+    return la
+
+
+def torch_nll(log_probs, target):
+    """Not alpha at all: a learner who returns the loss from torch."""
+    lp = torch.from_numpy(log_probs)[:, None]
+    return torch.nn.functional.ctc_loss(
+        lp, torch.tensor([list(target) or [1]]), torch.tensor([len(lp)]),
+        torch.tensor([len(target)]), reduction="none",
+    ).numpy()  # fmt: skip
+
+
+def test_log_alpha_check_accepts_right_answers(capsys):
+    ch10.check_ctc_log_alpha(log_alpha)
+    assert "All 6 cases passed." in capsys.readouterr().out
+    ch10.check_ctc_log_alpha(lambda lp, target: log_alpha(lp, list(target)))
+
+
+@pytest.mark.parametrize(
+    "wrong, reason",
+    [
+        (lambda lp, tg: log_alpha(lp, tg, skip_repeats=True), "2 of 6 cases failed"),
+        (lambda lp, tg: log_alpha(lp, tg, log_space=False), "1 of 6 cases failed"),
+        (lambda lp, tg: log_alpha(lp, tg, start_both=False), "5 of 6 cases failed"),
+        (lambda lp, tg: np.exp(log_alpha(lp, tg)), "6 of 6 cases failed"),
+        (lambda lp, tg: ctc.log_alpha(lp, tg), "the CTC forward recursion"),
+        (lambda lp, tg: ctc._log_alpha(lp, ctc.extend(tg), 0), "the CTC forward recursion"),
+        (torch_nll, "torch.nn.functional.ctc_loss"),
+        (not_implemented, "not implemented"),
+    ],
+)
+def test_log_alpha_check_rejects_wrong_answers(wrong, reason):
+    with pytest.raises(ExerciseCheckFailed, match=reason):
+        ch10.check_ctc_log_alpha(wrong)
+
+
+def test_the_underflow_case_needs_log_space():
+    """The long case is there for a reason: in probabilities alpha_T is exactly 0."""
+    rng = np.random.default_rng(5)
+    z = rng.standard_normal((400, 8))
+    lp = z - np.log(np.exp(z).sum(-1, keepdims=True))
+    assert np.isneginf(log_alpha(lp, [3, 1, 4, 1, 5] * 4, log_space=False)[-1]).all()
+
+
+# --- check_collapse -------------------------------------------------------------------------
+
+
+def collapse(path):
+    out, prev = [], None
+    for k in path:
+        if k != prev and k != 0:
+            out.append(int(k))
+        prev = k
+    return out
+
+
+def drop_then_merge(path):  # the wrong order: 1 0 1 -> 1
+    kept = [int(k) for k in path if k != 0]
+    return [k for i, k in enumerate(kept) if i == 0 or k != kept[i - 1]]
+
+
+def test_collapse_check_accepts_right_answers(capsys):
+    ch10.check_collapse(collapse)
+    assert "All 7 cases passed." in capsys.readouterr().out
+    ch10.check_collapse(lambda path: np.array(collapse(path), dtype=np.int64))
+    ch10.check_collapse(lambda path: [k for k, _ in itertools.groupby(path.tolist()) if k])
+
+
+@pytest.mark.parametrize(
+    "wrong, reason",
+    [
+        (drop_then_merge, "4 of 7 cases failed"),
+        (lambda path: [int(k) for k in path if k != 0], "FAIL"),  # no merging
+        (lambda path: collapse(path)[::-1], "FAIL"),
+        (lambda path: None, "list of ints"),
+        (lambda path: np.array(collapse(path), dtype=float), "list of ints"),
+        (lambda path: ctc.collapse(path), "the collapse rule"),
+        (
+            lambda path: ctc.greedy_decode(np.eye(5)[path][:, None] + 0.0, [len(path)])[0],
+            "collapse",
+        ),
+        (not_implemented, "not implemented"),
+    ],
+)
+def test_collapse_check_rejects_wrong_answers(wrong, reason):
+    with pytest.raises(ExerciseCheckFailed, match=reason):
+        ch10.check_collapse(wrong)

@@ -19,12 +19,13 @@ from companion import tasks
 from companion.exercises.core import (
     AUTOGRAD,
     SOFTMAX,
+    Case,
     by_hand,
     random_logits,
     run_cases,
     table_cases,
 )
-from companion.ref import attention
+from companion.ref import attention, ctc
 
 MASKED_LOSS = ("companion.tasks.masked_cross_entropy", *SOFTMAX)
 BEAM = ("companion.decoding.beam_search", "companion.seq2seq.Seq2Seq.beam_search")
@@ -161,3 +162,110 @@ def check_additive_backward(fn: Callable) -> None:
     ]
     cases = table_cases(rows, build, hint, rtol=1e-9, atol=1e-12)
     run_cases("check_additive_backward", fn, cases)
+
+
+#: What computes the CTC forward variables or the loss for the learner.
+CTC_FORWARD = (
+    "companion.ref.ctc.log_alpha",
+    "companion.ref.ctc._log_alpha",
+    "companion.ref.ctc.loss",
+    "companion.ctc.ctc_loss",
+    "torch.nn.functional.ctc_loss",
+    "torch.nn.CTCLoss",
+    "torch.ctc_loss",
+)
+#: What collapses a path for the learner.
+COLLAPSE = (
+    "companion.ref.ctc.collapse",
+    "companion.ref.ctc.greedy_decode",
+    "companion.ctc.greedy_decode",
+)
+
+
+def _log_softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
+@by_hand("the CTC forward recursion", CTC_FORWARD)
+def check_ctc_log_alpha(fn: Callable) -> None:
+    """``fn(log_probs, target) -> la``: the CTC forward variables of one sequence, in log space.
+
+    log_probs (T, C) natural log-probabilities, target (L,) int64 labels in 1 .. C-1 (the
+    blank is 0); la (T, 2L + 1) with la[t-1, s-1] = log alpha_t(s) over the extended target
+    l' = (0, l_1, 0, ..., l_L, 0), -inf where unreachable::
+
+        alpha_1(1) = y_1(0),  alpha_1(2) = y_1(l_1),  alpha_1(s) = 0 for s > 2
+        alpha_t(s) = (alpha_{t-1}(s) + alpha_{t-1}(s-1)
+                      [+ alpha_{t-1}(s-2) if l'_s != 0 and l'_s != l'_{s-2}]) y_t(l'_s)
+
+    The reference is ``companion.ref.ctc.log_alpha``.
+    """
+    hint = (
+        "build l' with a blank before, between and after the labels (length 2L+1); start "
+        "with la = -inf everywhere, la[0, 0] = log_probs[0, 0] and la[0, 1] = "
+        "log_probs[0, l_1]; then for t >= 1 add (np.logaddexp, never exp then log) the "
+        "previous frame's s, s-1 and, only where l'_s is a label different from l'_{s-2}, "
+        "s-2, and add log_probs[t, l'_s]; an empty target has the one blank state"
+    )
+    rows = [  # (name, T, C, target, seed)
+        ("one label, two frames", 2, 3, [1], 0),
+        ("three different labels", 6, 5, [1, 2, 3], 1),
+        ("a repeated label: no skip over the blank between the two", 7, 4, [2, 2, 3], 2),
+        ("the empty target: the blank alone", 4, 3, [], 3),
+        ("just enough frames: T = L + repeats", 5, 3, [1, 1, 1], 4),
+        ("400 frames: alpha underflows unless kept in log space", 400, 8, [3, 1, 4, 1, 5] * 4, 5),
+    ]
+    cases = []
+    for name, T, C, target, seed in rows:
+        log_probs = _log_softmax(np.random.default_rng(seed).standard_normal((T, C)))
+        target = np.array(target, dtype=np.int64)
+        expected = ctc.log_alpha(log_probs, target)
+        cases.append(Case(name, (log_probs, target), expected, hint, rtol=1e-9, atol=1e-9))
+    run_cases("check_ctc_log_alpha", fn, cases)
+
+
+@by_hand("the collapse rule", COLLAPSE)
+def check_collapse(fn: Callable) -> None:
+    """``fn(path) -> labels``: B(path), path (T,) int64 classes (0 the blank), labels a list
+    of ints: merge each run of the same class into one, then drop the blanks.
+
+    B(a-ab-) = aab: ``[1, 0, 1, 2, 0] -> [1, 1, 2]``. The reference is
+    ``companion.ref.ctc.collapse``.
+    """
+    hint = (
+        "merge first, then drop: keep path[t] where t == 0 or path[t] != path[t-1], then "
+        "remove the blanks (0); a blank between two equal labels keeps both (1 0 1 -> 1 1), "
+        "a run without one merges (1 1 -> 1); return a list of ints"
+    )
+    rng = np.random.default_rng(0)
+    rows = [
+        ("the paper's example B(a-ab-) = aab", [1, 0, 1, 2, 0]),
+        ("B(-aa--abb) = aab", [0, 1, 1, 0, 0, 1, 2, 2]),
+        ("a run merges: 3 3 3 -> 3", [3, 3, 3]),
+        ("blanks only", [0, 0, 0, 0]),
+        ("an empty path", []),
+        ("a blank keeps a repeat: 5 0 5 0 5", [5, 0, 5, 0, 5]),
+        ("200 random frames", rng.integers(0, 4, size=200).tolist()),
+    ]
+    cases = []
+    for name, path in rows:
+        path = np.array(path, dtype=np.int64)
+        cases.append(Case(name, (path,), ctc.collapse(path), hint))
+    run_cases("check_collapse", _as_labels(fn), cases)
+
+
+def _as_labels(fn: Callable) -> Callable:
+    """``fn`` whose result is read as a list of ints (a list, a tuple or a 1-D integer array)."""
+
+    def labels(path):
+        out = fn(path)
+        arr = np.asarray(out)
+        if out is None or arr.ndim != 1 or (arr.size and not np.issubdtype(arr.dtype, np.integer)):
+            raise TypeError(
+                f"return the labels as a list of ints; got {type(out).__name__}"
+                + ("" if out is None else f" with dtype {arr.dtype} and shape {arr.shape}")
+            )
+        return [int(k) for k in arr]
+
+    return labels

@@ -323,8 +323,19 @@ def _compare(actual: Any, expected: Any, rtol: float, atol: float) -> str | None
         if actual.shape != expected.shape:
             return f"shape {actual.shape}, expected {expected.shape}"
         if not np.allclose(actual, expected, rtol=rtol, atol=atol):
-            err = np.max(np.abs(actual - expected))
-            return f"values differ (max abs difference {err:.3g})"
+            if np.isnan(actual).any() and not np.isnan(expected).any():
+                k = tuple(int(i) for i in np.argwhere(np.isnan(actual))[0])
+                return f"values differ: NaN at {k}, expected {expected[k]!r}"
+            same_inf = np.isinf(expected) & (actual == expected)
+            if not np.array_equal(np.isinf(actual) & ~same_inf, np.isinf(expected) & ~same_inf):
+                k = np.argwhere(np.isinf(actual) != np.isinf(expected))[0]
+                return (
+                    f"values differ: at {tuple(int(i) for i in k)} {actual[tuple(k)]!r}, "
+                    f"expected {expected[tuple(k)]!r}"
+                )
+            with np.errstate(invalid="ignore"):
+                diff = np.where(same_inf, 0.0, np.abs(actual - expected))
+            return f"values differ (max abs difference {np.nanmax(diff):.3g})"
         return None
     if isinstance(expected, float):
         if not isinstance(actual, int | float | np.floating | np.integer):
