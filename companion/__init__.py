@@ -4,10 +4,12 @@ Subpackages and modules, by the side they are on
 --------------------------------------------------
 The cells, in two subpackages that never import each other:
 
-- ``companion.ref``: numpy reference cells (forward and hand-written backward); no torch.
+- ``companion.ref``: numpy reference cells (forward and hand-written backward), additive and
+  dot-product attention (``attention``) and the CTC loss (``ctc``); no torch.
 - ``companion.nn``: torch modules from the equations, on one base class
   (``companion.nn.base``), with the LSTM variants (``variants``), minGRU and minLSTM
-  (``minimal``) and stacked, bidirectional networks (``stacked``).
+  (``minimal``), stacked, bidirectional networks (``stacked``) and attention
+  (``attention``).
 
 What both sides share, importing neither torch nor matplotlib at the top:
 
@@ -24,12 +26,16 @@ What both sides share, importing neither torch nor matplotlib at the top:
 numpy only: ``companion.optim`` (SGD, Adam for parameter dicts), ``companion.corpus`` (a
 character corpus from Python's standard library), ``companion.charlm`` (a numpy character
 language model), ``companion.timeseries`` (sunspots, splits, baselines),
-``companion.memory_probes`` (the state a character model must carry through source code).
+``companion.memory_probes`` (the state a character model must carry through source code),
+``companion.numerals`` (English number words to Chinese numerals) and ``companion.tones``
+(digits spoken as tone bursts), the data of chapter 10.
 
 torch: ``companion.tasks`` (each task's data, loss, metrics and baseline),
 ``companion.models`` (``SequenceModel``: an encoder and a readout), ``companion.train``
 (the training loop), ``companion.experiments`` (fair comparisons), ``companion.counting``
-(a^n b^n beyond the training lengths), ``companion.bench`` (timings).
+(a^n b^n beyond the training lengths), ``companion.bench`` (timings),
+``companion.seq2seq`` (the encoder-decoder), ``companion.decoding`` (beam search) and
+``companion.ctc`` (a CTC recogniser, its loss and decoding).
 
 The book's tooling: ``companion.notebook`` (``setup``, which every chapter calls first),
 ``companion.numerics`` (the pinned numerical environment), ``companion.style``,

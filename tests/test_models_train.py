@@ -519,7 +519,7 @@ def test_a_tuple_of_inputs_is_spread_over_the_model_call():
     torch.manual_seed(0)
     model = _TwoInputs()
     h = train.train(model, batch, tasks.mse, steps=400, lr=0.05, progress=False, validation=batch())
-    assert abs(float(model.w) - 2.0) < 0.05 and abs(float(model.b) - 0.5) < 0.05
+    assert abs(model.w.item() - 2.0) < 0.05 and abs(model.b.item() - 0.5) < 0.05
     assert h.val_loss[-1] < 1e-3 * h.loss[0]
 
 

@@ -84,9 +84,12 @@ def test_chinese_font_draws_chinese_glyphs_when_one_is_installed():
     from companion.style import chinese_font
 
     name = chinese_font()
-    listed = shutil.which("fc-list") and subprocess.run(
-        ["fc-list", ":lang=zh"], capture_output=True, text=True, check=False
-    ).stdout.strip()
+    listed = (
+        shutil.which("fc-list")
+        and subprocess.run(
+            ["fc-list", ":lang=zh"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+    )
     if not listed:
         assert name is None
         return

@@ -17,13 +17,28 @@ product per step in each direction, the rest hoisted out of the loops. The book'
 performance measures each rearrangement; ``python -m companion.bench`` times them against torch.
 
 ``readout`` holds the linear readout o_t = W_hq h_t + b_q and the losses (mean squared error,
-softmax cross-entropy), each with its gradient.
+softmax cross-entropy), each with its gradient. ``attention`` holds additive and dot-product
+attention with their hand-written backward passes, and ``ctc`` the CTC loss through its
+forward recursion in log space, the collapse rule and best-path decoding.
 """
 
-from companion.ref import activations, gru, gru_fast, lstm, lstm_fast, readout, rnn, rnn_fast
+from companion.ref import (
+    activations,
+    attention,
+    ctc,
+    gru,
+    gru_fast,
+    lstm,
+    lstm_fast,
+    readout,
+    rnn,
+    rnn_fast,
+)
 
 __all__ = [
     "activations",
+    "attention",
+    "ctc",
     "gru",
     "gru_fast",
     "lstm",
