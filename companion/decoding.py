@@ -7,10 +7,10 @@ the state a tensor or a tuple of tensors whose axis 1 is the row (time-major, as
 b k .. b k + k - 1 (the caller repeats each source's memory k times, in that order).
 
 A hypothesis y = y_1 .. y_n, ending in EOS or cut at ``max_len``, has the log-probability
-log p(y | x) = sum_t log p(y_t | y_<t, x) over its |y| predictions (EOS included) and the
-length-normalised score  s(y) = log p(y | x) / |y|^alpha : alpha = 0 is the plain
+log p(y | x) = sum_t log p(y_t | y_<t, x) over its n_y predictions (EOS included) and the
+length-normalised score  s(y) = log p(y | x) / n_y^alpha : alpha = 0 is the plain
 log-probability, which favours short outputs, alpha = 1 the mean per token; Wu et al. (2016,
-GNMT) use ((5 + |y|) / 6)^alpha instead of |y|^alpha.
+GNMT) use ((5 + n_y) / 6)^alpha instead of n_y^alpha.
 
 One step of the search, for each source: extend each of the k live hypotheses by every token
 (k V candidates, scored by log-probability), take the best 2k; an EOS among the first k of
@@ -36,7 +36,7 @@ State = torch.Tensor | tuple[torch.Tensor, ...]
 @dataclass(frozen=True)
 class Hypothesis:
     """One finished hypothesis: ``tokens`` y_1 .. y_n without EOS, ``log_prob`` log p(y | x)
-    in nats (EOS's included when it ended), ``length`` |y| (predictions, EOS included),
+    in nats (EOS's included when it ended), ``length`` n_y (predictions, EOS included),
     ``ended`` (False when cut at max_len) and ``score`` s(y)."""
 
     tokens: tuple[int, ...]
@@ -47,7 +47,7 @@ class Hypothesis:
 
 
 def normalised(log_prob: float, length: int, alpha: float) -> float:
-    """s(y) = log p(y | x) / |y|^alpha."""
+    """s(y) = log p(y | x) / n_y^alpha, n_y the number of predictions."""
     return log_prob / length**alpha
 
 

@@ -139,16 +139,22 @@ class Pairs:
 
     def sampler(self, rng: np.random.Generator, batch_size: int, bucket: bool = True):
         """A ``batch_fn`` for ``companion.train.train``: each call returns ``batch`` of
-        ``batch_size`` items chosen by ``rng``. With ``bucket`` the items are neighbours in
-        the order of source length (a random run of it), so that a batch pads little and
-        costs less; without, they are drawn uniformly with replacement."""
+        ``batch_size`` items drawn with replacement by ``rng``.
+
+        Without ``bucket`` the items are drawn uniformly from all. With it, a source length
+        is drawn first, with probability proportional to its number of items n_L, then the
+        items uniformly from those of that length, so the sources of a batch need no
+        padding; each item is still drawn with probability (n_L / N)(1 / n_L) = 1 / N.
+        """
         rng = checks.generator(rng)
-        batch_size = checks.integer("batch_size", batch_size, 1, len(self))
-        order = np.argsort([len(s) for s in self.sources], kind="stable")
+        batch_size = checks.positive_int("batch_size", batch_size)
+        lengths = np.array([len(s) for s in self.sources])
+        values, counts = np.unique(lengths, return_counts=True)
+        groups = [np.flatnonzero(lengths == v) for v in values]
 
         def bucketed():
-            start = int(rng.integers(0, len(self) - batch_size + 1))
-            return self.batch(order[start : start + batch_size])
+            group = groups[rng.choice(len(groups), p=counts / counts.sum())]
+            return self.batch(group[rng.integers(0, len(group), size=batch_size)])
 
         if bucket:
             return bucketed

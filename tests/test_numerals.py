@@ -88,3 +88,21 @@ def test_bad_draws():
         nm.draw(0, 3, "train")
     with pytest.raises(ValueError, match="at least one"):
         nm.pad([])
+
+
+def test_bucketed_batches_share_a_source_length_and_draw_every_item_alike():
+    data = nm.pairs(nm.draw(np.random.default_rng(0), 400, "train"))
+    lengths = np.array([len(s) for s in data.sources])
+    draw = data.sampler(np.random.default_rng(1), 16)
+    index = {tuple(s): i for i, s in enumerate(data.sources)}
+    batches, per_length, reached = 3000, {}, set()
+    for _ in range(batches):
+        (src, n, _), _ = draw()
+        assert (n == n[0]).all() and src.shape[0] == n[0]  # one length, no padding
+        per_length[int(n[0])] = per_length.get(int(n[0]), 0) + 1
+        reached.update(index[tuple(data.src_vocab.decode(src[:, b]))] for b in range(16))
+    # a length is drawn with probability n_L / N, so that each item's is 1 / N
+    for L, k in per_length.items():
+        p = np.mean(lengths == L)
+        assert abs(k / batches - p) < 4 * np.sqrt(p * (1 - p) / batches) + 1e-3, L
+    assert len(reached) == len(data)
