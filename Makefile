@@ -1,6 +1,8 @@
 # Two commands do everything on a fresh machine with Python 3.11, pip and make:
-#   make book   build the HTML book into _build/html (creating .venv first)
-#   make test   unit tests, every notebook re-run by nbval, the strict book build, browser check
+#   make book   build the HTML book, English into _build/html and Chinese into _build/html-zh,
+#               and the PDF of each edition (creating .venv first)
+#   make test   unit tests, every notebook re-run by nbval, the translation check, the strict
+#               build of both editions and their PDFs, the browser check of both
 # (make test-perturbed: the notebooks in other numerical environments, conclusions checked)
 PYTHON ?= python3
 VENV := .venv
@@ -9,7 +11,7 @@ STAMP := $(VENV)/.installed
 JOBS ?= 2
 
 .PHONY: book test unit notebooks build-strict browser lint clean execute student student-book grade \
-	test-perturbed
+	test-perturbed book-en book-zh catalogues pdf build-strict-zh
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,17 +19,48 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	touch $(STAMP)
 
-book: $(STAMP)
+book: book-en book-zh pdf
+	@echo "The book: $(CURDIR)/_build/html/index.html, in Chinese $(CURDIR)/_build/html-zh/index.html"
+
+book-en: $(STAMP)
 	$(BIN)/jupyter-book build . -W -n --keep-going
-	@echo "The book: $(CURDIR)/_build/html/index.html"
+
+# The Chinese edition: the same sources and outputs, the text from the catalogues in locales/.
+# The Jupyter Book CLI takes no language, so it builds through the Sphinx configuration that
+# Jupyter Book generates from _config.yml (conf.py, not kept in git).
+ZH := -D language=zh_CN -D locale_dirs=locales -D gettext_compact=0
+conf.py: _config.yml _toc.yml $(STAMP)
+	$(BIN)/jupyter-book config sphinx . > /dev/null
+	sed -i '1i import os\nimport sys\n\nsys.path.insert(0, os.path.abspath("book/_ext"))' conf.py
+
+book-zh: conf.py
+	$(BIN)/sphinx-build -b html $(ZH) -W -n --keep-going -q -d _build/.doctrees-zh . _build/html-zh
+
+# After a change to the English prose: update the catalogues (new messages come in empty,
+# changed ones fuzzy), translate them, then build. make test fails until every message of
+# every page is translated.
+catalogues: conf.py
+	rm -rf _build/gettext
+	$(BIN)/sphinx-build -b gettext -q -D gettext_compact=0 . _build/gettext
+	$(BIN)/sphinx-intl update -p _build/gettext -l zh_CN -d locales -w 0 > /dev/null
+	rm -rf locales/zh_CN/LC_MESSAGES/book/api
+
+# The PDF of each edition: its pages, in the book's order, printed by Chromium (offline) and
+# published beside the HTML as pdf/recurrent-networks-executable.pdf
+PDF := pdf/recurrent-networks-executable.pdf
+pdf: $(STAMP)
+	$(BIN)/python book/_ext/print_pdf.py _build/html _build/html/$(PDF)
+	$(BIN)/python book/_ext/print_pdf.py _build/html-zh _build/html-zh/$(PDF)
 
 test: $(STAMP)
 	$(BIN)/ruff check companion tests book/_ext
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadscope --no-loadscope-reorder --nbval \
 	    --nbval-sanitize-with tests/nbval_sanitize.cfg \
 	    --ignore=tests/browser tests book
-	$(MAKE) build-strict
-	$(BIN)/python -m pytest tests/browser
+	$(BIN)/python book/_ext/api_pages.py  # once, before the two builds run side by side
+	$(MAKE) -j2 build-strict build-strict-zh
+	$(MAKE) pdf
+	$(BIN)/python -m pytest -n $(JOBS) tests/browser
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -n $(JOBS) --ignore=tests/browser tests
@@ -56,6 +89,10 @@ build-strict: $(STAMP)
 	rm -rf _build/html _build/.doctrees
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
+build-strict-zh: conf.py
+	rm -rf _build/html-zh _build/.doctrees-zh
+	$(MAKE) book-zh
+
 browser: $(STAMP)
 	$(BIN)/python -m pytest tests/browser
 
@@ -83,8 +120,14 @@ student: $(STAMP)
 student-book: $(STAMP)
 	$(BIN)/python -m companion.instructor student --out _build/student-book --keep-body-outputs
 	$(BIN)/jupyter-book build _build/student-book -W -n --keep-going
+	cd _build/student-book && $(CURDIR)/$(BIN)/jupyter-book config sphinx . > /dev/null && \
+	    sed -i '1i import os\nimport sys\n\nsys.path.insert(0, os.path.abspath("book/_ext"))' \
+	    conf.py && $(CURDIR)/$(BIN)/sphinx-build -b html $(ZH) -W -n --keep-going -q \
+	    -d _build/.doctrees-zh . _build/html-zh
 	$(BIN)/python -m companion.instructor verify _build/student-book/_build/html
-	@echo "The student book: $(CURDIR)/_build/student-book/_build/html/index.html"
+	$(BIN)/python -m companion.instructor verify _build/student-book/_build/html-zh
+	@echo "The student book: $(CURDIR)/_build/student-book/_build/html/index.html," \
+	    "in Chinese $(CURDIR)/_build/student-book/_build/html-zh/index.html"
 
 grade: $(STAMP)
 	@test -n "$(SUBMISSIONS)" || (echo "usage: make grade SUBMISSIONS=folder-of-notebooks" && exit 2)
@@ -92,4 +135,4 @@ grade: $(STAMP)
 	    --cell-timeout $(CELL_TIMEOUT) --notebook-timeout $(NOTEBOOK_TIMEOUT) --jobs $(JOBS)
 
 clean:
-	rm -rf _build .pytest_cache tests/artifacts book/api/companion*.md book/api/_summary.md
+	rm -rf _build .pytest_cache tests/artifacts book/api/companion*.md book/api/_summary.md conf.py

@@ -75,3 +75,14 @@ def setup(app):
     app.add_config_value("companion_api_modules", [], "env", [list])
     app.connect("config-inited", write_pages, priority=100)  # before sphinx-external-toc (900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
+
+
+if __name__ == "__main__":  # write the pages before builds that run side by side
+    import types
+
+    import yaml
+
+    root = pathlib.Path(__file__).resolve().parents[2]
+    settings = yaml.safe_load((root / "_config.yml").read_text())["sphinx"]["config"]
+    config = types.SimpleNamespace(companion_api_modules=settings["companion_api_modules"])
+    write_pages(types.SimpleNamespace(srcdir=str(root)), config)

@@ -25,6 +25,8 @@ from companion.instructor.myst import SolutionStripper, iter_directives
 from companion.instructor.stubs import stub_source
 
 BOOK_FILES = ("_config.yml", "_toc.yml")
+#: the Chinese edition's message catalogues, copied when present (``make catalogues``)
+LOCALES = "locales"
 MARKER_FILE = ".student-edition"
 HIDING_TAGS = frozenset(
     {"solution", "hide-input", "hide-output", "hide-cell", "remove-input", "remove-cell"}
@@ -136,7 +138,8 @@ def build_student_edition(
 ) -> EditionReport:
     """Write the student edition of the book at ``root`` into ``out`` (replaced if present).
 
-    Copies ``_config.yml``, ``_toc.yml`` and the folders that hold the book's pages, then
+    Copies ``_config.yml``, ``_toc.yml``, the folders that hold the book's pages and the
+    message catalogues of the Chinese edition (``locales``), then
     rewrites every notebook with :func:`student_notebook` and removes the solution blocks
     of every Markdown page. The instructor's files are only read. ``out`` must lie under
     ``root/_build`` or outside ``root``, and be empty, absent or an earlier edition.
@@ -148,6 +151,8 @@ def build_student_edition(
         shutil.copy2(root / name, out / name)
     for folder in source_dirs(root):
         shutil.copytree(root / folder, out / folder, ignore=_IGNORED)
+    if (root / LOCALES).is_dir():
+        shutil.copytree(root / LOCALES, out / LOCALES, ignore=_IGNORED)
     report = EditionReport(out, source_dirs=source_dirs(root))
     for path in sorted(out.rglob("*.ipynb")):
         relative = path.relative_to(out)

@@ -1,4 +1,4 @@
-"""Serve the built book on 127.0.0.1 and drive Debian's Chromium through Playwright.
+"""Serve the built book (both editions) on 127.0.0.1 and drive Debian's Chromium.
 
 No browser is ever downloaded: Playwright launches /usr/bin/chromium (or $CHROMIUM). When it
 is missing the tests skip with a message saying how to install it, except under CI=true,
@@ -17,7 +17,9 @@ import threading
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-SITE = ROOT / "_build" / "html"
+BUILD = ROOT / "_build"
+SITE = BUILD / "html"  # the English edition
+SITE_ZH = BUILD / "html-zh"  # the Chinese edition, a sibling folder
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -49,15 +51,27 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 @pytest.fixture(scope="session")
-def site_url():
-    if not (SITE / "index.html").exists():
-        _missing("the book is not built: run `make book` first")
-    handler = functools.partial(_QuietHandler, directory=str(SITE))
+def build_url():
+    """The _build folder served over HTTP, so that each edition's link to the other works."""
+    for site in (SITE, SITE_ZH):
+        if not (site / "index.html").exists():
+            _missing(f"the book is not built ({site.name}): run `make book` first")
+    handler = functools.partial(_QuietHandler, directory=str(BUILD))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def site_url(build_url):
+    return f"{build_url}/{SITE.name}"
+
+
+@pytest.fixture(scope="session")
+def site_zh_url(build_url):
+    return f"{build_url}/{SITE_ZH.name}"
 
 
 @pytest.fixture(scope="session")
