@@ -215,13 +215,13 @@ def step_args(x_t: object, prev: object, p: object, G: int, family: str, pair: b
     return s
 
 
-def cache(c: object, family: str) -> dict:
-    """Check that ``c`` is the cache that ``companion.ref.<family>.forward`` returned."""
+def cache(c: object, family: str, forward: str | None = None) -> dict:
+    """Check that ``c`` is the cache that ``companion.ref.<family>.forward`` returned (or the
+    function named ``forward``, whose caches carry ``family`` as their tag)."""
     if not isinstance(c, dict) or c.get("family") != family:
         got = c.get("family") if isinstance(c, dict) else type(c).__name__
-        raise ValueError(
-            f"cache must come from companion.ref.{family}.forward; got a cache of {got!r}"
-        )
+        source = forward or f"companion.ref.{family}.forward"
+        raise ValueError(f"cache must come from {source}; got a cache of {got!r}")
     return c
 
 

@@ -96,7 +96,7 @@ def additive_forward(
     e = s @ v  # e_j = v^T s_j, (B, S)
     a = _masked_softmax(e, mask)  # (B, S)
     context = np.einsum("bs,sbd->bd", a, keys)  # c = sum_j a_j k_j, (B, Dk)
-    cache = {"kind": "additive", "query": query, "keys": keys, "params": params, "s": s, "a": a}
+    cache = {"family": "additive", "query": query, "keys": keys, "params": params, "s": s, "a": a}
     return context, a, cache
 
 
@@ -118,7 +118,7 @@ def additive_backward(
         ValueError: a cache not from ``additive_forward``; dcontext or dweights of the
             wrong shape. TypeError: either not a float array of the cache's dtype.
     """
-    _check_cache(cache, "additive")
+    checks.cache(cache, "additive", "companion.ref.attention.additive_forward")
     query, keys, s, a = cache["query"], cache["keys"], cache["s"], cache["a"]
     W_q, W_k, v = (cache["params"][k] for k in PARAM_NAMES)
     de, dkeys = _softmax_and_values_backward(dcontext, dweights, keys, a)  # (B, S), (S, B, Dk)
@@ -159,7 +159,7 @@ def dot_forward(
     e = np.einsum("bd,sbd->bs", query, keys) / r  # q^T k_j / r, (B, S)
     a = _masked_softmax(e, mask)  # (B, S)
     context = np.einsum("bs,sbd->bd", a, keys)  # (B, D)
-    cache = {"kind": "dot", "query": query, "keys": keys, "r": r, "a": a}
+    cache = {"family": "dot", "query": query, "keys": keys, "r": r, "a": a}
     return context, a, cache
 
 
@@ -171,7 +171,7 @@ def dot_backward(
     ``dcontext`` (B, D), ``dweights`` (B, S) or None; equations in the module docstring.
     Raises as ``additive_backward``.
     """
-    _check_cache(cache, "dot")
+    checks.cache(cache, "dot", "companion.ref.attention.dot_forward")
     query, keys, r, a = cache["query"], cache["keys"], cache["r"], cache["a"]
     de, dkeys = _softmax_and_values_backward(dcontext, dweights, keys, a)  # (B, S), (S, B, D)
     dquery = np.einsum("bs,sbd->bd", de, keys) / r  # sum_j de_j k_j / r, (B, D)
@@ -275,11 +275,3 @@ def _check_grad(name: str, g: object, shape: tuple[int, ...], dtype: np.dtype) -
     if g.dtype != dtype:
         raise TypeError(f"{name} must have the forward's dtype {dtype}; got {g.dtype}")
     return g
-
-
-def _check_cache(cache: object, kind: str) -> None:
-    if not isinstance(cache, dict) or cache.get("kind") != kind:
-        got = cache.get("kind") if isinstance(cache, dict) else type(cache).__name__
-        raise ValueError(
-            f"cache must come from companion.ref.attention.{kind}_forward; got a cache of {got!r}"
-        )
